@@ -1,0 +1,673 @@
+/**
+ * The in-process cache: the public facade over the slot store, a policy and the timer wheel.
+ *
+ * Store. Entries live in slots: a Map from key to slot number, and parallel arrays indexed by
+ * slot for keys, values, weights, deadlines and key hashes (the last three typed arrays, each
+ * allocated only when its feature is configured). Freed slots go on a free list and are
+ * reused, so once the cache is full, get/set allocate nothing: no per-entry objects, no
+ * closures, no iterators. The arrays grow by doubling up to `maxEntries` while the cache
+ * fills.
+ *
+ * Policy. The store never decides which entry leaves: a Policy (see policies/policy.ts) does,
+ * over slot numbers. New entries make room *before* they are inserted, which is what the
+ * SIEVE and S3-FIFO papers (and libCacheSim) do; it matters for SIEVE, whose hand could
+ * otherwise evict the newcomer.
+ *
+ * Expiry. Deadlines are checked exactly on every read; a hierarchical timer wheel removes
+ * expired entries that nobody reads, as writes go by and on purgeExpired(). No timer is ever
+ * created, so the cache never keeps the process alive.
+ *
+ * Events. Removals are queued while an operation runs and delivered when the cache is
+ * consistent again, so a listener may call back into the cache. Every entry that leaves, or
+ * is refused, is reported exactly once.
+ */
+import {
+  type CacheOptions,
+  type CacheStats,
+  type PolicyName,
+  type RemovalCause,
+  type SetOptions,
+  checkCount,
+  checkDuration,
+  checkFunction,
+  checkPositive,
+  checkWeight,
+  describe,
+  isPolicyName,
+} from './options.js';
+import { POLICY_FACTORIES, POLICY_NAMES } from './policies/index.js';
+import { type Policy, type PolicyHost, NO_SLOT, REJECT, growFloat64, growInt32 } from './policies/policy.js';
+import { TimerWheel } from './internal/timer-wheel.js';
+import { hashKey, randomSeed } from './internal/hash.js';
+
+/** Policy used when the `policy` option is absent. */
+export const DEFAULT_POLICY: PolicyName = 's3fifo';
+/** First slot allocation; arrays double from here up to maxEntries. */
+const INITIAL_SLOTS = 64;
+const NO_DEADLINE = Infinity;
+
+const defaultClock = (): number => performance.now();
+
+/** The view of the store that a policy gets. */
+class Host implements PolicyHost {
+  constructor(private readonly c: Cache<unknown, unknown>) {}
+  get capacity(): number {
+    return this.c._byWeight ? this.c._maxWeight : this.c._maxEntries;
+  }
+  get seed(): number {
+    return this.c._seed;
+  }
+  costOf(slot: number): number {
+    return this.c._byWeight ? this.c._weights[slot]! : 1;
+  }
+  hashOf(slot: number): number {
+    return this.c._hashes[slot]!;
+  }
+}
+
+export class Cache<K, V> implements Iterable<[K, V]> {
+  // ---- configuration (internal fields are stripped from the published types) ----
+  /** @internal */ _maxEntries: number;
+  /** @internal */ _maxWeight: number;
+  /** @internal True when capacity is counted in weight (maxWeight given). */
+  readonly _byWeight: boolean;
+  /** @internal True when entries carry weights (maxWeight or weigher given). */
+  readonly _weighted: boolean;
+  /** @internal */ readonly _seed: number;
+  private readonly weigher: ((value: V, key: K) => number) | undefined;
+  private readonly defaultTtl: number;
+  private readonly idleTtl: number;
+  private readonly clock: () => number;
+  private readonly listener: ((key: K, value: V, cause: RemovalCause) => void) | undefined;
+  private readonly validator: ((oldValue: V, newValue: V, key: K) => boolean) | undefined;
+  private readonly policy: Policy;
+  /** The policy option value in force. */
+  readonly policyName: string;
+
+  // ---- store ----
+  private readonly index = new Map<K, number>();
+  private keyAt: (K | undefined)[];
+  private valAt: (V | undefined)[];
+  /** @internal */ _weights: Float64Array;
+  /** @internal */ _hashes: Int32Array;
+  private readonly needsHash: boolean;
+  /** Effective deadline per slot (min of write and idle deadlines); allocated on first use. */
+  private expiresAt: Float64Array;
+  /** Write deadline per slot, kept only when idle expiry is on. */
+  private writeDeadline: Float64Array;
+  private wheel: TimerWheel | null = null;
+  private expiring = false;
+  private slots: number;
+  private readonly slotLimit: number;
+  private nextFresh = 0;
+  private free: Int32Array;
+  private freeTop = 0;
+  private totalWeight = 0;
+
+  // ---- removal events (queued, then delivered) ----
+  private evKeys: (K | undefined)[] = [];
+  private evVals: (V | undefined)[] = [];
+  private evCauses: RemovalCause[] = [];
+  private evCount = 0;
+  private delivering = false;
+
+  // ---- stats ----
+  private hits = 0;
+  private misses = 0;
+  private inserts = 0;
+  private updates = 0;
+  private evictions = 0;
+  private evictedWeight = 0;
+  private rejections = 0;
+  private expirations = 0;
+  private deletions = 0;
+
+  constructor(options: CacheOptions<K, V>) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`cortado: Cache options must be an object, got ${describe(options)}`);
+    }
+    const o = options;
+    if (o.maxEntries === undefined && o.maxWeight === undefined) {
+      throw new TypeError('cortado: give maxEntries or maxWeight (or both) to bound the cache');
+    }
+    this._maxEntries = o.maxEntries === undefined ? Infinity : checkCount('maxEntries', o.maxEntries);
+    this._maxWeight = o.maxWeight === undefined ? Infinity : checkPositive('maxWeight', o.maxWeight);
+    checkFunction('weigher', o.weigher);
+    checkFunction('clock', o.clock);
+    checkFunction('onRemove', o.onRemove);
+    checkFunction('shouldUpdate', o.shouldUpdate);
+    const policy = o.policy ?? DEFAULT_POLICY;
+    if (!isPolicyName(policy, POLICY_NAMES)) {
+      throw new TypeError(`cortado: policy must be one of ${POLICY_NAMES.map((p) => `'${p}'`).join(', ')}, got ${describe(o.policy)}`);
+    }
+    this.defaultTtl = o.ttl === undefined ? 0 : checkDuration('ttl', o.ttl);
+    this.idleTtl = o.expireAfterAccess === undefined ? 0 : checkDuration('expireAfterAccess', o.expireAfterAccess);
+    this.weigher = o.weigher;
+    this.clock = o.clock ?? defaultClock;
+    this.listener = o.onRemove;
+    this.validator = o.shouldUpdate;
+    this._byWeight = this._maxWeight !== Infinity;
+    this._weighted = this._byWeight || o.weigher !== undefined;
+    this._seed = randomSeed();
+
+    this.slotLimit = Math.min(this._maxEntries, 2 ** 31 - 1);
+    this.slots = Math.min(INITIAL_SLOTS, this.slotLimit);
+    this.keyAt = new Array<K | undefined>(this.slots).fill(undefined);
+    this.valAt = new Array<V | undefined>(this.slots).fill(undefined);
+    this.free = new Int32Array(this.slots);
+    this._weights = new Float64Array(this._weighted ? this.slots : 0);
+    this.policyName = policy;
+    this.policy = POLICY_FACTORIES[policy]!(new Host(this as Cache<unknown, unknown>), this.slots);
+    this.needsHash = this.policy.needsHash;
+    this._hashes = new Int32Array(this.needsHash ? this.slots : 0);
+    this.expiresAt = new Float64Array(0);
+    this.writeDeadline = new Float64Array(0);
+    if (this.defaultTtl > 0 || this.idleTtl > 0) this.enableExpiry();
+  }
+
+  // =====================================================================================
+  // Reads
+  // =====================================================================================
+
+  /** The value for `key`, or undefined. A hit counts as an access for the policy. */
+  get(key: K): V | undefined {
+    const slot = this.index.get(key);
+    if (slot === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    if (this.expiring && this.expiresAt[slot]! !== NO_DEADLINE) {
+      const now = this.clock();
+      if (this.expiresAt[slot]! <= now) {
+        this.misses++;
+        this.removeSlot(slot, 'expired', true);
+        this.deliver();
+        return undefined;
+      }
+    }
+    if (this.idleTtl > 0) this.touch(slot);
+    this.policy.onAccess(slot);
+    this.hits++;
+    return this.valAt[slot];
+  }
+
+  /** The value for `key` without touching eviction order, idle time or stats. */
+  peek(key: K): V | undefined {
+    const slot = this.index.get(key);
+    if (slot === undefined || this.isExpired(slot)) return undefined;
+    return this.valAt[slot];
+  }
+
+  /** Whether `key` is present and not expired (no effect on order or stats). */
+  has(key: K): boolean {
+    const slot = this.index.get(key);
+    return slot !== undefined && !this.isExpired(slot);
+  }
+
+  /** Milliseconds left before `key` expires; Infinity for no expiry; undefined when absent. */
+  ttlOf(key: K): number | undefined {
+    const slot = this.index.get(key);
+    if (slot === undefined) return undefined;
+    if (!this.expiring || this.expiresAt[slot] === NO_DEADLINE) return Infinity;
+    const left = this.expiresAt[slot]! - this.clock();
+    return left > 0 ? left : undefined;
+  }
+
+  /** Number of entries held. Entries that expired but were not yet removed are counted until a read or `purgeExpired()` removes them. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** Total weight of the entries held (their count when the cache is not weighted). */
+  get weight(): number {
+    return this._weighted ? this.totalWeight : this.index.size;
+  }
+
+  /** The bounds in force. */
+  get maxEntries(): number | undefined {
+    return this._maxEntries === Infinity ? undefined : this._maxEntries;
+  }
+  get maxWeight(): number | undefined {
+    return this._maxWeight === Infinity ? undefined : this._maxWeight;
+  }
+
+  // =====================================================================================
+  // Writes
+  // =====================================================================================
+
+  /**
+   * Store `value` under `key`. Returns true when the key holds `value` afterwards, false when
+   * the value was not stored: heavier than maxWeight, refused by the admission policy or by
+   * `shouldUpdate` (each reported to onRemove with cause 'rejected'). `set(key, undefined)`
+   * is `delete(key)` and returns false.
+   */
+  set(key: K, value: V, options?: SetOptions): boolean {
+    if (value === undefined) {
+      if (options !== undefined) this.readSetOptions(options);
+      this.delete(key);
+      return false;
+    }
+    const slot = this.index.get(key);
+    let ttl = this.defaultTtl;
+    let weight = -1;
+    if (options !== undefined) {
+      const given = this.readSetOptions(options);
+      if (given.ttl !== undefined) ttl = given.ttl;
+      if (given.weight !== undefined) weight = given.weight;
+    }
+    if (slot !== undefined) return this.update(slot, key, value, weight, ttl);
+    return this.insert(key, value, weight, ttl);
+  }
+
+  /** Like set(), but only when `key` is present (and not expired); returns false otherwise. */
+  setIfPresent(key: K, value: V, options?: SetOptions): boolean {
+    let ttl = this.defaultTtl;
+    let weight = -1;
+    if (options !== undefined) {
+      const given = this.readSetOptions(options);
+      if (given.ttl !== undefined) ttl = given.ttl;
+      if (given.weight !== undefined) weight = given.weight;
+    }
+    const slot = this.index.get(key);
+    if (slot === undefined) return false;
+    if (this.isExpired(slot)) {
+      this.removeSlot(slot, 'expired', true);
+      this.deliver();
+      return false;
+    }
+    if (value === undefined) {
+      this.delete(key);
+      return false;
+    }
+    return this.update(slot, key, value, weight, ttl);
+  }
+
+  /** Remove `key`; true when it was present (an expired entry counts as absent). */
+  delete(key: K): boolean {
+    const slot = this.index.get(key);
+    if (slot === undefined) return false;
+    const expired = this.isExpired(slot);
+    if (expired) this.removeSlot(slot, 'expired', true);
+    else {
+      this.deletions++;
+      this.removeSlot(slot, 'deleted', true);
+    }
+    this.deliver();
+    return !expired;
+  }
+
+  /** Remove every entry (each reported with cause 'cleared'). */
+  clear(): void {
+    if (this.listener !== undefined) {
+      for (const [key, slot] of this.index) this.enqueue(key, this.valAt[slot]!, 'cleared');
+    }
+    this.index.clear();
+    this.keyAt.fill(undefined);
+    this.valAt.fill(undefined);
+    this.policy.clear();
+    if (this.wheel !== null) this.wheel.clear();
+    this.nextFresh = 0;
+    this.freeTop = 0;
+    this.totalWeight = 0;
+    this.deliver();
+  }
+
+  /** Remove every expired entry now; returns how many were removed. */
+  purgeExpired(): number {
+    if (this.wheel === null) return 0;
+    const before = this.expirations;
+    this.wheel.purgeCurrent(this.clock(), this.expireSlot);
+    this.deliver();
+    return this.expirations - before;
+  }
+
+  /** Change the bounds; evicts down to them at once. */
+  resize(bounds: { maxEntries?: number | undefined; maxWeight?: number | undefined }): void {
+    if (bounds === null || typeof bounds !== 'object') {
+      throw new TypeError(`cortado: resize() takes { maxEntries?, maxWeight? }, got ${describe(bounds)}`);
+    }
+    const maxEntries = bounds.maxEntries === undefined ? this._maxEntries : checkCount('maxEntries', bounds.maxEntries);
+    let maxWeight = this._maxWeight;
+    if (bounds.maxWeight !== undefined) {
+      maxWeight = checkPositive('maxWeight', bounds.maxWeight);
+      if (!this._byWeight) {
+        throw new TypeError('cortado: resize() cannot add maxWeight to a cache created without it');
+      }
+    }
+    if (maxEntries > this.slotLimit) {
+      throw new RangeError(`cortado: resize() cannot raise maxEntries above the ${this.slotLimit} it was created with`);
+    }
+    this._maxEntries = maxEntries;
+    this._maxWeight = maxWeight;
+    this.policy.resize();
+    this.shrinkToBounds();
+    this.deliver();
+  }
+
+  // =====================================================================================
+  // Iteration (live entries, oldest insertion first; expired entries are skipped)
+  // =====================================================================================
+
+  *entries(): IterableIterator<[K, V]> {
+    for (const [key, slot] of this.index) {
+      if (!this.isExpired(slot)) yield [key, this.valAt[slot]!];
+    }
+  }
+
+  *keys(): IterableIterator<K> {
+    for (const [key, slot] of this.index) {
+      if (!this.isExpired(slot)) yield key;
+    }
+  }
+
+  *values(): IterableIterator<V> {
+    for (const slot of this.index.values()) {
+      if (!this.isExpired(slot)) yield this.valAt[slot]!;
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: V, key: K, cache: this) => void, thisArg?: unknown): void {
+    if (typeof fn !== 'function') throw new TypeError(`cortado: forEach() takes a function, got ${describe(fn)}`);
+    for (const [key, value] of this.entries()) fn.call(thisArg, value, key, this);
+  }
+
+  /** Counters since the cache was created. */
+  stats(): CacheStats {
+    const lookups = this.hits + this.misses;
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      hitRatio: lookups === 0 ? 0 : this.hits / lookups,
+      inserts: this.inserts,
+      updates: this.updates,
+      evictions: this.evictions,
+      evictedWeight: this.evictedWeight,
+      rejections: this.rejections,
+      expirations: this.expirations,
+      deletions: this.deletions,
+    };
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Cache';
+  }
+
+  // =====================================================================================
+  // Internals
+  // =====================================================================================
+
+  /** Validate per-call options before anything changes. */
+  private readSetOptions(o: SetOptions): { ttl: number | undefined; weight: number | undefined } {
+    if (o === null || typeof o !== 'object') {
+      throw new TypeError(`cortado: set() options must be an object, got ${describe(o)}`);
+    }
+    const ttl = o.ttl === undefined ? undefined : checkDuration('ttl', o.ttl);
+    let weight: number | undefined;
+    if (o.weight !== undefined) {
+      weight = checkWeight('weight', o.weight);
+      if (!this._weighted) {
+        throw new TypeError('cortado: weight was given but the cache has neither maxWeight nor weigher, so weights would be ignored');
+      }
+    }
+    if (ttl !== undefined && ttl > 0 && !this.expiring) this.enableExpiry();
+    return { ttl, weight };
+  }
+
+  /** The weight a new value will have; throws before any change when it is invalid. */
+  private weigh(key: K, value: V, given: number): number {
+    if (!this._weighted) return 1;
+    if (given >= 0) return given;
+    if (this.weigher === undefined) {
+      throw new TypeError('cortado: this cache has maxWeight but no weigher; pass { weight } to set() or give a weigher option');
+    }
+    return checkWeight('weigher result', this.weigher(value, key));
+  }
+
+  private insert(key: K, value: V, given: number, ttl: number): boolean {
+    const w = this.weigh(key, value, given);
+    if (w > this._maxWeight) return this.refuse(key, value);
+    if (this.wheel !== null) this.wheel.advance(this.clock(), this.expireSlot);
+    const hash = this.needsHash ? hashKey(key, this._seed) : 0;
+    const policy = this.policy;
+    policy.recordMiss(hash);
+    const cost = this._byWeight ? w : 1;
+    while (this.index.size + 1 > this._maxEntries || this.totalWeight + w > this._maxWeight) {
+      const victim = policy.evictFor(hash, cost);
+      if (victim === REJECT) return this.refuse(key, value);
+      if (victim === NO_SLOT) throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
+      this.evictSlot(victim);
+    }
+    const slot = this.allocate();
+    this.keyAt[slot] = key;
+    this.valAt[slot] = value;
+    if (this._weighted) this._weights[slot] = w;
+    if (this.needsHash) this._hashes[slot] = hash;
+    this.index.set(key, slot);
+    this.totalWeight += w;
+    if (this.expiring) this.scheduleWrite(slot, ttl);
+    policy.onInsert(slot);
+    this.inserts++;
+    this.deliver();
+    return true;
+  }
+
+  private update(slot: number, key: K, value: V, given: number, ttl: number): boolean {
+    const old = this.valAt[slot] as V;
+    if (this.validator !== undefined && !this.validator(old, value, key)) return this.refuse(key, value);
+    const w = this.weigh(key, value, given);
+    if (w > this._maxWeight) {
+      // The old value is superseded by one that cannot be kept: drop both.
+      this.removeSlot(slot, 'replaced', true);
+      return this.refuse(key, value);
+    }
+    const oldCost = this._byWeight ? this._weights[slot]! : 1;
+    this.valAt[slot] = value;
+    if (this._weighted) {
+      this.totalWeight += w - this._weights[slot]!;
+      this._weights[slot] = w;
+    }
+    if (this.expiring) this.scheduleWrite(slot, ttl);
+    this.policy.onUpdate(slot, oldCost);
+    this.updates++;
+    if (old !== value) this.enqueue(key, old, 'replaced');
+    if (this.totalWeight > this._maxWeight) this.shrinkToBounds();
+    this.deliver();
+    return this.index.get(key) === slot;
+  }
+
+  private refuse(key: K, value: V): false {
+    this.rejections++;
+    this.enqueue(key, value, 'rejected');
+    this.deliver();
+    return false;
+  }
+
+  private shrinkToBounds(): void {
+    while (this.index.size > this._maxEntries || this.totalWeight > this._maxWeight) {
+      const victim = this.policy.evict();
+      if (victim === NO_SLOT) throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
+      this.evictSlot(victim);
+    }
+  }
+
+  private evictSlot(slot: number): void {
+    this.evictions++;
+    this.evictedWeight += this._weighted ? this._weights[slot]! : 1;
+    this.removeSlot(slot, 'evicted', false);
+  }
+
+  /** Free `slot`; `tellPolicy` is false when the policy itself chose it (already unlinked). */
+  private removeSlot(slot: number, cause: RemovalCause, tellPolicy: boolean): void {
+    const key = this.keyAt[slot] as K;
+    const value = this.valAt[slot] as V;
+    this.index.delete(key);
+    if (tellPolicy) this.policy.onRemove(slot);
+    if (this.wheel !== null) this.wheel.unschedule(slot);
+    if (this._weighted) this.totalWeight -= this._weights[slot]!;
+    if (this.index.size === 0) this.totalWeight = 0; // no float drift once empty
+    this.keyAt[slot] = undefined;
+    this.valAt[slot] = undefined;
+    this.free[this.freeTop++] = slot;
+    if (cause === 'expired') this.expirations++;
+    this.enqueue(key, value, cause);
+  }
+
+  /** Timer-wheel callback (bound once; the wheel has already unscheduled the slot). */
+  private readonly expireSlot = (slot: number): void => {
+    this.removeSlot(slot, 'expired', true);
+  };
+
+  private allocate(): number {
+    if (this.freeTop > 0) return this.free[--this.freeTop]!;
+    if (this.nextFresh === this.slots) this.grow();
+    return this.nextFresh++;
+  }
+
+  private grow(): void {
+    const n = Math.min(this.slots * 2, this.slotLimit);
+    if (n <= this.slots) throw new Error('cortado: slot store is full');
+    this.keyAt.length = n;
+    this.valAt.length = n;
+    this.keyAt.fill(undefined, this.slots);
+    this.valAt.fill(undefined, this.slots);
+    this.free = growInt32(this.free, n);
+    if (this._weighted) this._weights = growFloat64(this._weights, n);
+    if (this.needsHash) this._hashes = growInt32(this._hashes, n);
+    if (this.expiring) {
+      this.expiresAt = growFloat64(this.expiresAt, n);
+      this.expiresAt.fill(NO_DEADLINE, this.slots);
+      if (this.idleTtl > 0) {
+        this.writeDeadline = growFloat64(this.writeDeadline, n);
+        this.writeDeadline.fill(NO_DEADLINE, this.slots);
+      }
+      this.wheel!.grow(n);
+    }
+    this.policy.grow(n);
+    this.slots = n;
+  }
+
+  /** Turn expiry on (at construction, or on the first per-call ttl). */
+  private enableExpiry(): void {
+    this.expiresAt = new Float64Array(this.slots).fill(NO_DEADLINE);
+    if (this.idleTtl > 0) this.writeDeadline = new Float64Array(this.slots).fill(NO_DEADLINE);
+    this.wheel = new TimerWheel(this.slots, this.clock());
+    this.expiring = true;
+  }
+
+  private isExpired(slot: number): boolean {
+    return this.expiring && this.expiresAt[slot]! !== NO_DEADLINE && this.expiresAt[slot]! <= this.clock();
+  }
+
+  /** Set deadlines after a write with time-to-live `ttl` (0: none). */
+  private scheduleWrite(slot: number, ttl: number): void {
+    const now = this.clock();
+    const write = ttl > 0 ? now + ttl : NO_DEADLINE;
+    let deadline = write;
+    if (this.idleTtl > 0) {
+      this.writeDeadline[slot] = write;
+      deadline = Math.min(write, now + this.idleTtl);
+    }
+    this.expiresAt[slot] = deadline;
+    if (deadline === NO_DEADLINE) this.wheel!.unschedule(slot);
+    else this.wheel!.schedule(slot, deadline);
+  }
+
+  /** A read pushes the idle deadline back. */
+  private touch(slot: number): void {
+    const deadline = Math.min(this.writeDeadline[slot]!, this.clock() + this.idleTtl);
+    this.expiresAt[slot] = deadline;
+    this.wheel!.schedule(slot, deadline);
+  }
+
+  private enqueue(key: K, value: V, cause: RemovalCause): void {
+    if (this.listener === undefined) return;
+    const i = this.evCount++;
+    this.evKeys[i] = key;
+    this.evVals[i] = value;
+    this.evCauses[i] = cause;
+  }
+
+  /**
+   * Deliver queued removal events. Runs once the cache is consistent; a listener may call
+   * back into the cache, and the events that call causes are delivered by this same loop.
+   * A listener that throws does not stop delivery of the others: the first error is
+   * rethrown after the queue is drained (the operation itself has taken effect).
+   */
+  private deliver(): void {
+    if (this.evCount === 0 || this.delivering) return;
+    const listener = this.listener!;
+    this.delivering = true;
+    let failed = false;
+    let error: unknown;
+    try {
+      for (let i = 0; i < this.evCount; i++) {
+        const key = this.evKeys[i] as K;
+        const value = this.evVals[i] as V;
+        this.evKeys[i] = undefined;
+        this.evVals[i] = undefined;
+        try {
+          listener(key, value, this.evCauses[i]!);
+        } catch (e) {
+          if (!failed) {
+            failed = true;
+            error = e;
+          }
+        }
+      }
+    } finally {
+      this.evCount = 0;
+      this.delivering = false;
+    }
+    if (failed) throw error;
+  }
+
+  /**
+   * @internal Walk every structure and throw on the first broken invariant (tests only).
+   */
+  _validate(): void {
+    const live = new Set<number>();
+    for (const [key, slot] of this.index) {
+      if (slot < 0 || slot >= this.nextFresh) throw new Error(`store: key maps to slot ${slot} outside 0..${this.nextFresh}`);
+      if (live.has(slot)) throw new Error(`store: slot ${slot} mapped twice`);
+      if (!Object.is(this.keyAt[slot], key) && !(this.keyAt[slot] === key)) throw new Error(`store: slot ${slot} holds another key`);
+      live.add(slot);
+    }
+    const freeSet = new Set<number>();
+    for (let i = 0; i < this.freeTop; i++) {
+      const s = this.free[i]!;
+      if (live.has(s)) throw new Error(`store: live slot ${s} on the free list`);
+      if (freeSet.has(s)) throw new Error(`store: slot ${s} twice on the free list`);
+      if (this.valAt[s] !== undefined || this.keyAt[s] !== undefined) throw new Error(`store: free slot ${s} still holds a key or value`);
+      freeSet.add(s);
+    }
+    if (live.size + freeSet.size !== this.nextFresh) {
+      throw new Error(`store: ${live.size} live + ${freeSet.size} free != ${this.nextFresh} used slots`);
+    }
+    if (this._weighted) {
+      let total = 0;
+      for (const s of live) total += this._weights[s]!;
+      if (Math.abs(total - this.totalWeight) > 1e-6 * Math.max(1, total)) throw new Error(`store: weight ${this.totalWeight} != sum ${total}`);
+    }
+    if (this.index.size > this._maxEntries) throw new Error(`bound: ${this.index.size} entries > maxEntries ${this._maxEntries}`);
+    if (this.totalWeight > this._maxWeight * (1 + 1e-12)) throw new Error(`bound: weight ${this.totalWeight} > maxWeight ${this._maxWeight}`);
+    if (this.needsHash) {
+      for (const s of live) {
+        if (this._hashes[s] !== hashKey(this.keyAt[s], this._seed)) throw new Error(`store: slot ${s} hash is stale`);
+      }
+    }
+    this.policy.validate((s) => live.has(s), this.index.size);
+    if (this.wheel !== null) {
+      const wheel = this.wheel;
+      this.wheel.validate((s) => live.has(s));
+      for (const s of live) {
+        const finite = this.expiresAt[s] !== NO_DEADLINE;
+        if (finite !== wheel.isScheduled(s)) throw new Error(`expiry: slot ${s} deadline ${this.expiresAt[s]} but scheduled=${wheel.isScheduled(s)}`);
+      }
+    }
+    if (this.evCount !== 0 && !this.delivering) throw new Error(`events: ${this.evCount} undelivered`);
+  }
+}

@@ -1,0 +1,111 @@
+/** Public option and result types, and eager validation that names the faulty option. */
+
+/** Why an entry left the cache (or never entered it). */
+export type RemovalCause = 'evicted' | 'expired' | 'replaced' | 'deleted' | 'cleared' | 'rejected';
+
+/** Names accepted by the `policy` option. */
+export type PolicyName = 'lru' | 'sieve' | 's3fifo';
+
+export interface CacheOptions<K, V> {
+  /** Bound on the number of entries (a positive integer). */
+  maxEntries?: number | undefined;
+  /** Bound on the total weight of the entries (a positive finite number). */
+  maxWeight?: number | undefined;
+  /** Weight of an entry when `set()` gives none; called only for values that are stored. */
+  weigher?: ((value: V, key: K) => number) | undefined;
+  /** Eviction policy (default `'s3fifo'` until the simulator picks one by evidence). */
+  policy?: PolicyName | undefined;
+  /** Default time-to-live in ms after each write; 0 or absent: no expiry. */
+  ttl?: number | undefined;
+  /** Idle expiry in ms: an entry not read (by `get`) for this long expires; 0 or absent: off. */
+  expireAfterAccess?: number | undefined;
+  /** Millisecond clock; inject one in tests. Default: `performance.now()`. */
+  clock?: (() => number) | undefined;
+  /** Called once for every entry that leaves the cache or is refused, after the cache is consistent. */
+  onRemove?: ((key: K, value: V, cause: RemovalCause) => void) | undefined;
+  /** Update validator: return false to keep the old value (the new one is refused). */
+  shouldUpdate?: ((oldValue: V, newValue: V, key: K) => boolean) | undefined;
+}
+
+export interface SetOptions {
+  /** Weight of this entry (overrides the weigher). */
+  weight?: number | undefined;
+  /** Time-to-live of this entry in ms (overrides the cache's `ttl`); 0 means no expiry. */
+  ttl?: number | undefined;
+}
+
+export interface CacheStats {
+  /** get() calls that found a live entry. */
+  hits: number;
+  /** get() calls that found nothing (or an expired entry). */
+  misses: number;
+  /** hits / (hits + misses), or 0 before any get(). */
+  hitRatio: number;
+  /** New entries stored. */
+  inserts: number;
+  /** Values replaced in place. */
+  updates: number;
+  /** Entries removed by the policy to make room. */
+  evictions: number;
+  /** Total weight of evicted entries (entry count when the cache is not weighted). */
+  evictedWeight: number;
+  /** Values refused: too heavy, refused by the admission policy, or by `shouldUpdate`. */
+  rejections: number;
+  /** Entries removed because their time-to-live or idle time ran out. */
+  expirations: number;
+  /** Entries removed by `delete()` (or by `set(key, undefined)`). */
+  deletions: number;
+}
+
+const POLICIES: readonly string[] = ['lru', 'sieve', 's3fifo'];
+
+export function isPolicyName(p: unknown, known: readonly string[] = POLICIES): p is PolicyName {
+  return typeof p === 'string' && known.includes(p);
+}
+
+/** A positive safe integer (entry bound). */
+export function checkCount(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2 ** 31 - 1) {
+    throw new RangeError(`cortado: ${name} must be a positive integer below 2^31, got ${describe(v)}`);
+  }
+  return v;
+}
+
+/** A positive finite number (weight bound). */
+export function checkPositive(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new RangeError(`cortado: ${name} must be a positive finite number, got ${describe(v)}`);
+  }
+  return v;
+}
+
+/** A finite number >= 0 (an entry's weight). */
+export function checkWeight(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new RangeError(`cortado: ${name} must be a finite number >= 0, got ${describe(v)}`);
+  }
+  return v;
+}
+
+/** A duration in ms: a number >= 0 (Infinity allowed, meaning never); 0 means off. */
+export function checkDuration(name: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
+    throw new RangeError(`cortado: ${name} must be a number of milliseconds >= 0, got ${describe(v)}`);
+  }
+  return v === Infinity ? 0 : v;
+}
+
+export function checkFunction(name: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'function') {
+    throw new TypeError(`cortado: ${name} must be a function, got ${describe(v)}`);
+  }
+}
+
+export function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null) return String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : typeof v;
+}
