@@ -148,7 +148,10 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.validator = o.shouldUpdate;
     this._byWeight = this._maxWeight !== Infinity;
     this._weighted = this._byWeight || o.weigher !== undefined;
-    this._seed = randomSeed();
+    if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
+      throw new TypeError(`cortado: seed must be an integer, got ${describe(o.seed)}`);
+    }
+    this._seed = o.seed === undefined ? randomSeed() : o.seed | 0;
 
     this.slotLimit = Math.min(this._maxEntries, 2 ** 31 - 1);
     this.slots = Math.min(INITIAL_SLOTS, this.slotLimit);

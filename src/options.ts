@@ -25,6 +25,12 @@ export interface CacheOptions<K, V> {
   onRemove?: ((key: K, value: V, cause: RemovalCause) => void) | undefined;
   /** Update validator: return false to keep the old value (the new one is refused). */
   shouldUpdate?: ((oldValue: V, newValue: V, key: K) => boolean) | undefined;
+  /**
+   * Seed for key hashing and any sampling a policy does. Default: random per cache, which
+   * keeps an attacker from crafting keys that collide in the frequency sketch. Fix it only
+   * for reproducible runs (simulations, tests).
+   */
+  seed?: number | undefined;
 }
 
 export interface SetOptions {
