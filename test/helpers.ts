@@ -1,0 +1,69 @@
+/** Shared test scaffolding: a hand-driven clock, event recording, the configuration matrix. */
+import { Cache, type CacheOptions, type RemovalCause } from 'cortado';
+import { validate, POLICY_NAMES } from 'cortado/internal';
+
+export { POLICY_NAMES };
+
+/** A clock that moves only when told to. */
+export class FakeClock {
+  now = 1_000;
+  readonly fn = (): number => this.now;
+  advance(ms: number): void {
+    this.now += ms;
+  }
+}
+
+export interface Removal<K, V> {
+  key: K;
+  value: V;
+  cause: RemovalCause;
+}
+
+/** Options plus a log of removal events. */
+export function recorded<K, V>(options: CacheOptions<K, V>): { options: CacheOptions<K, V>; log: Removal<K, V>[] } {
+  const log: Removal<K, V>[] = [];
+  const outer = options.onRemove;
+  return {
+    log,
+    options: {
+      ...options,
+      onRemove: (key, value, cause) => {
+        log.push({ key, value, cause });
+        outer?.(key, value, cause);
+      },
+    },
+  };
+}
+
+export function check(cache: Cache<any, any>): void {
+  validate(cache);
+}
+
+/** One named cache configuration of the behavioural matrix. */
+export interface Config {
+  name: string;
+  /** Bounds and features; `clock` is filled in by the suite. */
+  options: Omit<CacheOptions<number, { w: number }>, 'clock' | 'onRemove' | 'policy'>;
+  /** Capacity in entries of unit-weight values (for sizing workloads). */
+  entries: number;
+  ttl: boolean;
+}
+
+export const CONFIGS: Config[] = [
+  { name: 'count', options: { maxEntries: 40 }, entries: 40, ttl: false },
+  { name: 'weight', options: { maxWeight: 40, weigher: (v) => v.w }, entries: 40, ttl: false },
+  { name: 'count+weight', options: { maxEntries: 30, maxWeight: 40, weigher: (v) => v.w }, entries: 30, ttl: false },
+  { name: 'count+ttl', options: { maxEntries: 40, ttl: 1_000 }, entries: 40, ttl: true },
+  { name: 'weight+ttl+idle', options: { maxWeight: 40, weigher: (v) => v.w, ttl: 5_000, expireAfterAccess: 1_000 }, entries: 40, ttl: true },
+];
+
+/** Deterministic PRNG (mulberry32) for workloads. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
