@@ -4,7 +4,7 @@
 export type RemovalCause = 'evicted' | 'expired' | 'replaced' | 'deleted' | 'cleared' | 'rejected';
 
 /** Names accepted by the `policy` option. */
-export type PolicyName = 'lru' | 'sieve' | 's3fifo';
+export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'wtinylfu';
 
 export interface CacheOptions<K, V> {
   /** Bound on the number of entries (a positive integer). */
@@ -31,6 +31,60 @@ export interface CacheOptions<K, V> {
    * for reproducible runs (simulations, tests).
    */
   seed?: number | undefined;
+
+  // ---- loading (see docs/loading.md); all off when absent ----
+  /** Loads the value of a missing key for fetch()/fetchAll(); may return a value or a promise. */
+  loader?: Loader<K, V> | undefined;
+  /** Loads many keys in one call for fetchAll(); must resolve a Map with an entry for every key asked. */
+  loadAll?: BatchLoader<K, V> | undefined;
+  /** ms after expiry during which fetch() serves the stale value at once while one background reload runs. */
+  staleWhileRevalidate?: number | undefined;
+  /** ms after expiry during which fetch() serves the stale value when the reload fails. */
+  staleIfError?: number | undefined;
+  /** ms after a write after which a fetch() of the key starts a background reload (the value stays served). */
+  refreshAfter?: number | undefined;
+  /** ms a load may run; a longer one is aborted (its signal fires) and fails with a TimeoutError. */
+  loadTimeout?: number | undefined;
+}
+
+/** What a loader is told besides the key. */
+export interface LoadContext<V> {
+  /** Fires when nobody needs the load any more, when it times out, or when a write supersedes it. */
+  signal: AbortSignal;
+  /** The value cached for the key (stale, or fresh but due for refresh), if any. */
+  staleValue: V | undefined;
+}
+
+/** Loads one key. Resolving `undefined` means "no value": nothing is stored. */
+export type Loader<K, V> = (key: K, ctx: LoadContext<V>) => Promise<V> | V;
+
+/** Loads many keys at once; the Map must hold every key asked for (map a key to undefined for "no value"). */
+export type BatchLoader<K, V> = (keys: K[], ctx: { signal: AbortSignal }) => Promise<Map<K, V>> | Map<K, V>;
+
+export interface FetchOptions<K, V> {
+  /** Loader for this call (overrides the cache's `loader`). */
+  loader?: Loader<K, V> | undefined;
+  /** Gives up this caller only; the shared load is aborted only when no caller is left. */
+  signal?: AbortSignal | undefined;
+  /** Time-to-live of the loaded value (as in set()); applies when this call starts the load. */
+  ttl?: number | undefined;
+  /** Weight of the loaded value (as in set()); applies when this call starts the load. */
+  weight?: number | undefined;
+  /** Load even when a fresh value is cached (joins a load already under way). */
+  forceRefresh?: boolean | undefined;
+}
+
+export interface FetchAllOptions<K, V> {
+  /** Batch loader for this call (overrides the cache's `loadAll`). */
+  loadAll?: BatchLoader<K, V> | undefined;
+  /** Per-key loader for this call, used when there is no batch loader. */
+  loader?: Loader<K, V> | undefined;
+  /** Gives up this call only (see FetchOptions.signal). */
+  signal?: AbortSignal | undefined;
+  /** Time-to-live of the loaded values; applies to the loads this call starts. */
+  ttl?: number | undefined;
+  /** Load every key even when a fresh value is cached. */
+  forceRefresh?: boolean | undefined;
 }
 
 export interface SetOptions {
@@ -61,9 +115,15 @@ export interface CacheStats {
   expirations: number;
   /** Entries removed by `delete()` (or by `set(key, undefined)`). */
   deletions: number;
+  /** Loader or loadAll calls that resolved (a batch counts once). */
+  loadSuccesses: number;
+  /** Loader or loadAll calls that threw, rejected or timed out. */
+  loadFailures: number;
+  /** Total time of the counted loads, in ms of the cache's clock. */
+  totalLoadTime: number;
 }
 
-const POLICIES: readonly string[] = ['lru', 'sieve', 's3fifo'];
+const POLICIES: readonly string[] = ['lru', 'sieve', 's3fifo', 'wtinylfu'];
 
 export function isPolicyName(p: unknown, known: readonly string[] = POLICIES): p is PolicyName {
   return typeof p === 'string' && known.includes(p);

@@ -1,0 +1,222 @@
+/**
+ * Frequency sketch for TinyLFU admission: a count-min sketch of 4-bit counters with periodic
+ * halving, and a doorkeeper Bloom filter for policies that want one.
+ *
+ * TinyLFU (Einziger, Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission
+ * Policy", ACM ToS 2017) only needs to know which of two keys was seen more often *recently*:
+ *  - counters saturate at 15 (4 bits): beyond that, "often" is all that matters;
+ *  - after `resetPeriod` increments every counter is halved ("aging" or "reset" in the
+ *    paper), so old popularity fades and the sketch follows a shifting workload;
+ *  - a count-min sketch (Cormode and Muthukrishnan, 2005) never under-estimates between two
+ *    halvings: each key increments four counters and its estimate is the smallest.
+ *
+ * Layout: a Uint32Array of blocks of four words; a word packs eight 4-bit counters. A key
+ * maps to one block (so its four counters share a 16-byte run of memory, one cache line) and
+ * takes one counter in each of the block's four words, chosen by independent bits of a
+ * second mix. The block index is the low bits of the key's mixed hash, which makes growing
+ * cheap: doubling the table and copying the old one into both halves keeps every key's
+ * counters (a key's new block is either its old one or its copy), so estimates never drop.
+ * Sixteen counters per expected entry, as in Caffeine: 8 bytes per entry.
+ *
+ * Hashing is seeded per sketch (callers pass the cache's seed) on top of the cache's own
+ * seeded key hash, so keys crafted to collide in one process do not collide in another.
+ */
+import { mix32 } from './hash.js';
+
+/** Counter ceiling: 4 bits. */
+const MAX_COUNT = 15;
+/** Low bit of every nibble in a word: counts odd counters when halving. */
+const ONE_BITS = 0x11111111;
+/** Every nibble with its top bit cleared: the mask after a right shift by one. */
+const RESET_MASK = 0x77777777;
+/** Largest table, in expected entries (32 MiB of counters): beyond this accuracy is plenty. */
+const MAX_ENTRIES = 1 << 22;
+/** Odd constant (golden ratio) that decorrelates the second mix from the first. */
+const GOLDEN = 0x9e3779b9 | 0;
+
+function ceilPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+export class FrequencySketch {
+  /** Blocks of four words, eight 4-bit counters per word. */
+  table: Uint32Array;
+  private blockMask: number;
+  private readonly seed: number;
+  /** Increments since the last halving. */
+  additions = 0;
+  /** Increments between two halvings. */
+  resetPeriod: number;
+  /** Number of halvings so far (for tests and diagnostics). */
+  resets = 0;
+
+  /**
+   * @param entries expected number of distinct keys resident in the cache
+   * @param seed per-cache hash seed
+   * @param resetPeriod increments between halvings (typically 10x `entries`)
+   */
+  constructor(entries: number, seed: number, resetPeriod: number) {
+    const blocks = FrequencySketch.blocksFor(entries);
+    this.table = new Uint32Array(blocks * 4);
+    this.blockMask = blocks - 1;
+    this.seed = mix32(seed ^ 0x5f356495);
+    this.resetPeriod = Math.max(1, resetPeriod);
+  }
+
+  private static blocksFor(entries: number): number {
+    // 16 counters per entry = 2 words per entry = half a block per entry.
+    const e = ceilPow2(Math.min(Math.max(entries, 2), MAX_ENTRIES));
+    return Math.max(1, e >>> 1);
+  }
+
+  /** Grow for `entries` expected keys, keeping every estimate (see the banner). */
+  ensureCapacity(entries: number): void {
+    const blocks = FrequencySketch.blocksFor(entries);
+    let table = this.table;
+    while (table.length < blocks * 4) {
+      const next = new Uint32Array(table.length * 2);
+      next.set(table, 0);
+      next.set(table, table.length);
+      table = next;
+    }
+    this.table = table;
+    this.blockMask = (table.length >>> 2) - 1;
+  }
+
+  /** Count one occurrence of the key with this (32-bit) hash. */
+  increment(hash: number): void {
+    const h = mix32(hash ^ this.seed);
+    const base = (h & this.blockMask) << 2;
+    const g = mix32(h + GOLDEN);
+    const t = this.table;
+    let added = false;
+    for (let i = 0; i < 4; i++) {
+      const shift = ((g >>> (i << 3)) & 7) << 2;
+      const w = base + i;
+      const word = t[w]!;
+      if (((word >>> shift) & MAX_COUNT) < MAX_COUNT) {
+        t[w] = word + (1 << shift);
+        added = true;
+      }
+    }
+    if (added && ++this.additions >= this.resetPeriod) this.halve();
+  }
+
+  /** Estimated recent count of the key with this hash (0..15). */
+  frequency(hash: number): number {
+    const h = mix32(hash ^ this.seed);
+    const base = (h & this.blockMask) << 2;
+    const g = mix32(h + GOLDEN);
+    const t = this.table;
+    let min = MAX_COUNT;
+    for (let i = 0; i < 4; i++) {
+      const c = (t[base + i]! >>> (((g >>> (i << 3)) & 7) << 2)) & MAX_COUNT;
+      if (c < min) min = c;
+    }
+    return min;
+  }
+
+  /** Halve every counter (aging). Exposed for tests. */
+  halve(): void {
+    const t = this.table;
+    let odd = 0;
+    for (let i = 0; i < t.length; i++) {
+      const w = t[i]!;
+      odd += popcount32(w & ONE_BITS);
+      t[i] = (w >>> 1) & RESET_MASK;
+    }
+    // Each key owns four counters: odd/4 estimates the increments lost to truncation.
+    this.additions = Math.max(0, (this.additions - (odd >>> 2)) >>> 1);
+    this.resets++;
+  }
+
+  clear(): void {
+    this.table.fill(0);
+    this.additions = 0;
+  }
+
+  validate(name: string): void {
+    const blocks = this.table.length >>> 2;
+    if (blocks < 1 || (blocks & (blocks - 1)) !== 0 || this.blockMask !== blocks - 1) {
+      throw new Error(`${name} invariant broken: sketch has ${blocks} blocks, mask ${this.blockMask}`);
+    }
+    if (this.additions < 0 || this.additions >= this.resetPeriod) {
+      throw new Error(`${name} invariant broken: sketch additions ${this.additions} outside 0..${this.resetPeriod}`);
+    }
+  }
+}
+
+/** Bits per expected entry in the doorkeeper (about 2% false positives with 3 probes). */
+const DOOR_BITS_PER_ENTRY = 8;
+/** Probes per key in the doorkeeper. */
+const DOOR_PROBES = 3;
+
+/**
+ * Doorkeeper (TinyLFU paper, section 3.4.2): a plain Bloom filter in front of the sketch.
+ * A key's first occurrence only sets its bits here; the sketch counts it from the second
+ * on, so the crowd of one-hit wonders never reaches (and never pollutes) the counters. It
+ * is cleared whenever the sketch halves.
+ */
+export class Doorkeeper {
+  bits: Uint32Array;
+  private mask: number;
+  private readonly seed: number;
+
+  constructor(entries: number, seed: number) {
+    const n = ceilPow2(Math.max(64, Math.min(entries, MAX_ENTRIES) * DOOR_BITS_PER_ENTRY));
+    this.bits = new Uint32Array(n >>> 5);
+    this.mask = n - 1;
+    this.seed = mix32(seed ^ 0x2545f491);
+  }
+
+  /** Resize (only between clears: the filter is emptied). */
+  ensureCapacity(entries: number): void {
+    const n = ceilPow2(Math.max(64, Math.min(entries, MAX_ENTRIES) * DOOR_BITS_PER_ENTRY));
+    if (n <= this.mask + 1) return;
+    this.bits = new Uint32Array(n >>> 5);
+    this.mask = n - 1;
+  }
+
+  /** Whether the key may have been seen (false positives possible, no false negatives). */
+  has(hash: number): boolean {
+    const h1 = mix32(hash ^ this.seed);
+    const h2 = mix32(h1 + GOLDEN) | 1;
+    const b = this.bits;
+    for (let i = 0; i < DOOR_PROBES; i++) {
+      const bit = (h1 + Math.imul(i, h2)) & this.mask;
+      if ((b[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
+    }
+    return true;
+  }
+
+  /** Record the key; returns true when it was (probably) already present. */
+  add(hash: number): boolean {
+    const h1 = mix32(hash ^ this.seed);
+    const h2 = mix32(h1 + GOLDEN) | 1;
+    const b = this.bits;
+    let present = true;
+    for (let i = 0; i < DOOR_PROBES; i++) {
+      const bit = (h1 + Math.imul(i, h2)) & this.mask;
+      const w = bit >>> 5;
+      const m = 1 << (bit & 31);
+      if ((b[w]! & m) === 0) {
+        present = false;
+        b[w] = b[w]! | m;
+      }
+    }
+    return present;
+  }
+
+  clear(): void {
+    this.bits.fill(0);
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * W-TinyLFU with an adaptive window, as in Caffeine.
+ *
+ * Papers: [1] Einziger, Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission
+ * Policy", ACM ToS 2017 (W-TinyLFU is section 5); [2] Einziger, Eytan, Friedman and Manes,
+ * "Adaptive Software Cache Management", Middleware 2018 (the hill climber).
+ *
+ * Layout. Three LRU queues over slots: a small admission *window*, and a segmented-LRU main
+ * space split into *probation* and *protected*. A new entry always enters the window (so a
+ * burst of new keys is served by recency). When the window overflows, its LRU entry becomes
+ * the *candidate* for the main space; when the main space is full too, the candidate duels
+ * the main space's *victim* (the LRU entry of probation): the one the frequency sketch has
+ * seen more often recently stays, the other leaves [1]. A hit in probation promotes to
+ * protected; protected overflow is demoted back to the head of probation.
+ *
+ * Frequency. A count-min sketch of 4-bit counters, halved every RESET_RATIO x capacity
+ * increments (see internal/sketch.ts). Every hit and every miss counts once. The sketch is
+ * seeded per cache; and, as Caffeine does against hash flooding, a candidate that loses its
+ * duel but is itself warm (estimate >= ADMIT_WARM) is still admitted with probability 1/128,
+ * so an attacker who inflates a victim's counters cannot pin it forever.
+ *
+ * Adaptivity [2]. Recency-heavy workloads want a large window, frequency-heavy ones a small
+ * window. Every CLIMB_SAMPLE_RATIO x capacity requests the hit ratio of the last sample is
+ * compared with the one before: if it improved, the window keeps moving in the same
+ * direction, otherwise it turns around. Steps start at CLIMB_STEP of the capacity, shrink
+ * geometrically (CLIMB_DECAY) while the hit ratio is stable and restart at full size when
+ * it jumps by more than CLIMB_RESTART (a workload change). Moving the boundary is lazy: the
+ * limits change at once and entries drift across as the queues are next trimmed.
+ *
+ * Cost. With a weight-bounded cache the limits are in weight and each queue keeps its total
+ * cost; an oversized candidate (heavier than the whole main space) is evicted at once, and a
+ * heavy candidate that wins keeps dueling the next victim until it fits (one eviction per
+ * duel), as Caffeine does.
+ *
+ * Hit cost: a reorder (one queue move) plus four counter increments.
+ */
+import { Queues, NIL } from '../internal/queues.js';
+import { FrequencySketch } from '../internal/sketch.js';
+import { XorShift32 } from '../internal/sample.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
+
+const WINDOW = 0;
+const PROBATION = 1;
+const PROTECTED = 2;
+
+/** Initial share of the capacity given to the window (Caffeine: 1%). */
+const INITIAL_WINDOW = 0.01;
+/** Share of the main space kept for protected entries (Caffeine and [1]: 80%). */
+const PROTECTED_RATIO = 0.8;
+/** Sketch halving period, in multiples of the capacity (Caffeine and [1]: 10). */
+const RESET_RATIO = 10;
+/** Requests per hill-climber sample, in multiples of the capacity. */
+const CLIMB_SAMPLE_RATIO = 10;
+/** Smallest climber sample in requests, so tiny caches do not climb on noise. */
+const CLIMB_SAMPLE_MIN = 1000;
+/** First and restart step of the climber, as a share of the capacity (Caffeine: 6.25%). */
+const CLIMB_STEP = 0.0625;
+/** Step shrink factor per sample while the hit ratio is stable (Caffeine: 0.98). */
+const CLIMB_DECAY = 0.98;
+/** A hit-ratio change this large restarts the climb at full step (Caffeine: 0.05). */
+const CLIMB_RESTART = 0.05;
+/** Smallest estimate for which a losing candidate may still win at random (Caffeine: 6). */
+const ADMIT_WARM = 6;
+/** Random admission of a warm loser happens when `rand & ADMIT_MASK === 0`: 1 in 128. */
+const ADMIT_MASK = 127;
+
+export class WTinyLfuPolicy implements Policy {
+  readonly name = 'wtinylfu';
+  readonly hitCost = 'reorder' as const;
+  readonly needsHash = true;
+  private readonly q: Queues;
+  readonly sketch: FrequencySketch;
+  private readonly rng: XorShift32;
+  /** The host capacity the limits were derived from. */
+  private capacity = 0;
+  windowMax = 0;
+  mainMax = 0;
+  protectedMax = 0;
+  // hill climber
+  private sampleHits = 0;
+  private sampleMisses = 0;
+  private sampleSize = 0;
+  private previousHitRate = 0;
+  private step = 0;
+
+  constructor(private readonly host: PolicyHost, slots: number) {
+    this.q = new Queues(3, slots);
+    this.sketch = new FrequencySketch(slots, host.seed, RESET_RATIO * slots);
+    this.rng = new XorShift32(host.seed);
+    this.capacity = host.capacity;
+    this.setWindow(this.initialWindow(host.capacity));
+    this.resetClimber();
+    this.sizeSketch(slots);
+  }
+
+  // ---- sizing -------------------------------------------------------------------------
+
+  /** Caffeine's split: window = capacity - floor(99% of capacity), i.e. at least 1 unit. */
+  private initialWindow(cap: number): number {
+    return cap - Math.floor(cap * (1 - INITIAL_WINDOW));
+  }
+
+  /** Set the window limit (clamped to [0, capacity]) and derive the main-space limits. */
+  private setWindow(w: number): void {
+    const cap = this.capacity;
+    this.windowMax = Math.min(Math.max(w, 0), cap);
+    this.mainMax = cap - this.windowMax;
+    this.protectedMax = Math.floor(this.mainMax * PROTECTED_RATIO);
+  }
+
+  private sizeSketch(slots: number): void {
+    // Expected entries: the slot count (it tracks the entry count as the cache fills, and
+    // equals maxEntries once full); the capacity when it is smaller (entry-bounded caches).
+    const entries = Math.max(1, Math.min(slots, this.capacity));
+    this.sketch.ensureCapacity(entries);
+    this.sketch.resetPeriod = Math.max(RESET_RATIO * entries, 16);
+    if (this.sketch.additions >= this.sketch.resetPeriod) this.sketch.halve();
+    this.sampleSize = Math.max(CLIMB_SAMPLE_RATIO * entries, CLIMB_SAMPLE_MIN);
+  }
+
+  private resetClimber(): void {
+    this.sampleHits = 0;
+    this.sampleMisses = 0;
+    this.previousHitRate = 0;
+    // Caffeine starts by trying to shrink the window; it starts at its smallest, so
+    // the first move that matters is an increase after a drop.
+    this.step = -CLIMB_STEP * this.capacity;
+  }
+
+  grow(slots: number): void {
+    this.q.grow(slots);
+    this.sizeSketch(slots);
+  }
+
+  resize(): void {
+    const old = this.capacity;
+    const cap = this.host.capacity;
+    this.capacity = cap;
+    const share = old > 0 ? this.windowMax / old : INITIAL_WINDOW;
+    const w = Math.max(this.initialWindow(cap), Number.isInteger(cap) ? Math.round(share * cap) : share * cap);
+    this.setWindow(w);
+    this.resetClimber();
+    this.sizeSketch(this.q.older.length);
+    this.demote();
+  }
+
+  // ---- hill climber -------------------------------------------------------------------
+
+  private climb(): void {
+    const requests = this.sampleHits + this.sampleMisses;
+    const rate = this.sampleHits / requests;
+    const change = rate - this.previousHitRate;
+    const amount = change >= 0 ? this.step : -this.step;
+    this.step = Math.abs(change) >= CLIMB_RESTART ? CLIMB_STEP * this.capacity * (amount >= 0 ? 1 : -1) : CLIMB_DECAY * amount;
+    this.previousHitRate = rate;
+    this.sampleHits = 0;
+    this.sampleMisses = 0;
+    const delta = Number.isInteger(this.capacity) ? Math.trunc(amount) : amount;
+    if (delta === 0) return;
+    // Keep at least one unit in the window (it must hold the newcomer) and grow it only out
+    // of protected space, as Caffeine does.
+    const floor = Math.min(1, this.capacity);
+    const next = delta > 0 ? this.windowMax + Math.min(delta, this.protectedMax) : Math.max(floor, this.windowMax + delta);
+    this.setWindow(next);
+    this.demote();
+  }
+
+  // ---- protocol -----------------------------------------------------------------------
+
+  recordMiss(hash: number): void {
+    this.sketch.increment(hash);
+    if (++this.sampleMisses + this.sampleHits >= this.sampleSize) this.climb();
+  }
+
+  evictFor(_hash: number, cost: number): number {
+    return this.makeRoom(cost);
+  }
+
+  evict(): number {
+    return this.makeRoom(0);
+  }
+
+  /**
+   * One eviction to make room for a newcomer of `cost` that will enter the window: push
+   * window overflow into the main space while it has room, then let the window's LRU
+   * candidate duel the main victim; if the window has room, evict from the main space.
+   */
+  private makeRoom(cost: number): number {
+    const q = this.q;
+    const host = this.host;
+    for (;;) {
+      const cand = q.tail[WINDOW]!;
+      if (cand !== NIL && q.cost[WINDOW]! + cost > this.windowMax) {
+        const cc = host.costOf(cand);
+        if (cc > this.mainMax) {
+          q.unlink(WINDOW, cand, cc);
+          return cand;
+        }
+        if (q.cost[PROBATION]! + q.cost[PROTECTED]! + cc <= this.mainMax) {
+          q.unlink(WINDOW, cand, cc);
+          q.pushHead(PROBATION, cand, cc);
+          continue;
+        }
+        const victim = this.mainVictim();
+        if (victim === NIL || this.admit(cand, victim)) {
+          if (victim === NIL) {
+            q.unlink(WINDOW, cand, cc);
+            return cand;
+          }
+          q.unlink(q.owner[victim]!, victim, host.costOf(victim));
+          return victim;
+        }
+        q.unlink(WINDOW, cand, cc);
+        return cand;
+      }
+      const victim = this.mainVictim();
+      if (victim !== NIL) {
+        q.unlink(q.owner[victim]!, victim, host.costOf(victim));
+        return victim;
+      }
+      if (cand === NIL) return NO_SLOT;
+      q.unlink(WINDOW, cand, host.costOf(cand));
+      return cand;
+    }
+  }
+
+  /** The main space's LRU entry: probation's tail, else protected's. */
+  private mainVictim(): number {
+    const p = this.q.tail[PROBATION]!;
+    return p !== NIL ? p : this.q.tail[PROTECTED]!;
+  }
+
+  /** TinyLFU admission [1]: does the candidate deserve the victim's place? */
+  private admit(cand: number, victim: number): boolean {
+    const cf = this.sketch.frequency(this.host.hashOf(cand));
+    const vf = this.sketch.frequency(this.host.hashOf(victim));
+    if (cf > vf) return true;
+    return cf >= ADMIT_WARM && (this.rng.next() & ADMIT_MASK) === 0;
+  }
+
+  onInsert(slot: number): void {
+    const q = this.q;
+    const host = this.host;
+    q.pushHead(WINDOW, slot, host.costOf(slot));
+    // While the cache fills, window overflow flows into probation without a duel.
+    while (q.cost[WINDOW]! > this.windowMax && q.length[WINDOW]! > 1) {
+      const t = q.tail[WINDOW]!;
+      const c = host.costOf(t);
+      q.unlink(WINDOW, t, c);
+      q.pushHead(PROBATION, t, c);
+    }
+  }
+
+  onAccess(slot: number): void {
+    this.sketch.increment(this.host.hashOf(slot));
+    this.sampleHits++;
+    this.touch(slot);
+  }
+
+  /** Reorder after a hit or an update. */
+  private touch(slot: number): void {
+    const q = this.q;
+    const o = q.owner[slot]!;
+    if (o === PROBATION) {
+      const c = this.host.costOf(slot);
+      q.unlink(PROBATION, slot, c);
+      q.pushHead(PROTECTED, slot, c);
+      if (q.cost[PROTECTED]! > this.protectedMax) this.demote();
+    } else {
+      q.moveToHead(o, slot);
+    }
+  }
+
+  /** Move protected overflow to the head of probation. */
+  private demote(): void {
+    const q = this.q;
+    while (q.cost[PROTECTED]! > this.protectedMax && q.length[PROTECTED]! > 0) {
+      const t = q.tail[PROTECTED]!;
+      const c = this.host.costOf(t);
+      q.unlink(PROTECTED, t, c);
+      q.pushHead(PROBATION, t, c);
+    }
+  }
+
+  onUpdate(slot: number, oldCost: number): void {
+    this.q.cost[this.q.owner[slot]!]! += this.host.costOf(slot) - oldCost;
+    this.sketch.increment(this.host.hashOf(slot));
+    this.touch(slot);
+    this.demote();
+  }
+
+  onRemove(slot: number): void {
+    this.q.unlink(this.q.owner[slot]!, slot, this.host.costOf(slot));
+  }
+
+  clear(): void {
+    this.q.clear();
+    this.sketch.clear();
+    this.resetClimber();
+  }
+
+  validate(live: (slot: number) => boolean, size: number): void {
+    const costOf = (s: number) => this.host.costOf(s);
+    const w = this.q.check(WINDOW, 'wtinylfu window', costOf);
+    const p = this.q.check(PROBATION, 'wtinylfu probation', costOf);
+    const r = this.q.check(PROTECTED, 'wtinylfu protected', costOf);
+    if (w.length + p.length + r.length !== size) {
+      broken(this.name, `queues hold ${w.length}+${p.length}+${r.length} slots, cache ${size}`);
+    }
+    for (const s of [...w, ...p, ...r]) if (!live(s)) broken(this.name, `slot ${s} queued but not live`);
+    if (this.capacity !== this.host.capacity) broken(this.name, `capacity ${this.capacity} != host ${this.host.capacity}`);
+    if (this.windowMax < 0 || this.windowMax > this.capacity) broken(this.name, `window limit ${this.windowMax} outside 0..${this.capacity}`);
+    if (Math.abs(this.windowMax + this.mainMax - this.capacity) > 1e-9 * Math.max(1, this.capacity)) {
+      broken(this.name, `window ${this.windowMax} + main ${this.mainMax} != capacity ${this.capacity}`);
+    }
+    if (this.protectedMax < 0 || this.protectedMax > this.mainMax) broken(this.name, `protected limit ${this.protectedMax} outside 0..${this.mainMax}`);
+    if (this.q.cost[PROTECTED]! > this.protectedMax + 1e-9 * Math.max(1, this.protectedMax)) {
+      broken(this.name, `protected holds ${this.q.cost[PROTECTED]} > limit ${this.protectedMax}`);
+    }
+    this.sketch.validate(this.name);
+  }
+}
