@@ -27,6 +27,8 @@ import {
   type PolicyName,
   type RemovalCause,
   type SetOptions,
+  type FetchOptions,
+  type FetchAllOptions,
   checkCount,
   checkDuration,
   checkFunction,
@@ -38,6 +40,7 @@ import {
 import { POLICY_FACTORIES, POLICY_NAMES } from './policies/index.js';
 import { type Policy, type PolicyHost, NO_SLOT, REJECT, growFloat64, growInt32 } from './policies/policy.js';
 import { TimerWheel } from './internal/timer-wheel.js';
+import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';
 
 /** Policy used when the `policy` option is absent. */
@@ -122,6 +125,17 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private expirations = 0;
   private deletions = 0;
 
+  // ---- loading (loading.ts); inert unless configured ----
+  /** Validated loading options; null when none was given. */
+  private readonly loadConfig: LoadConfig<K, V> | null;
+  /** Loading state, created by the first fetch()/fetchAll(). */
+  private loads: Loads<K, V> | null = null;
+  /** ms an expired entry is kept past its deadline so fetch() can serve it stale (0: none). */
+  private readonly retain: number;
+  /** refreshAfter in ms (0: off); when on, writtenAt holds each slot's last write time. */
+  private readonly refreshAfter: number;
+  private writtenAt: Float64Array;
+
   constructor(options: CacheOptions<K, V>) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`cortado: Cache options must be an object, got ${describe(options)}`);
@@ -165,6 +179,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this._hashes = new Int32Array(this.needsHash ? this.slots : 0);
     this.expiresAt = new Float64Array(0);
     this.writeDeadline = new Float64Array(0);
+    this.loadConfig = readLoadOptions(o);
+    const lc = this.loadConfig;
+    this.retain = lc === null ? 0 : Math.max(lc.staleWhileRevalidate, lc.staleIfError);
+    this.refreshAfter = lc === null ? 0 : lc.refreshAfter;
+    this.writtenAt = new Float64Array(this.refreshAfter > 0 ? this.slots : 0);
     if (this.defaultTtl > 0 || this.idleTtl > 0) this.enableExpiry();
   }
 
@@ -183,8 +202,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       const now = this.clock();
       if (this.expiresAt[slot]! <= now) {
         this.misses++;
-        this.removeSlot(slot, 'expired', true);
-        this.deliver();
+        // Within its stale window the entry stays for fetch() to serve; get() never sees it.
+        if (this.expiresAt[slot]! + this.retain <= now) {
+          this.removeSlot(slot, 'expired', true);
+          this.deliver();
+        }
         return undefined;
       }
     }
@@ -258,8 +280,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       if (given.ttl !== undefined) ttl = given.ttl;
       if (given.weight !== undefined) weight = given.weight;
     }
-    if (slot !== undefined) return this.update(slot, key, value, weight, ttl);
-    return this.insert(key, value, weight, ttl);
+    const stored = slot !== undefined ? this.update(slot, key, value, weight, ttl) : this.insert(key, value, weight, ttl);
+    if (this.loads !== null && stored) this.loads.written(key, value);
+    return stored;
   }
 
   /** Like set(), but only when `key` is present (and not expired); returns false otherwise. */
@@ -282,19 +305,25 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.delete(key);
       return false;
     }
-    return this.update(slot, key, value, weight, ttl);
+    const stored = this.update(slot, key, value, weight, ttl);
+    if (this.loads !== null && stored) this.loads.written(key, value);
+    return stored;
   }
 
   /** Remove `key`; true when it was present (an expired entry counts as absent). */
   delete(key: K): boolean {
     const slot = this.index.get(key);
-    if (slot === undefined) return false;
+    if (slot === undefined) {
+      if (this.loads !== null) this.loads.deleted(key);
+      return false;
+    }
     const expired = this.isExpired(slot);
     if (expired) this.removeSlot(slot, 'expired', true);
     else {
       this.deletions++;
       this.removeSlot(slot, 'deleted', true);
     }
+    if (this.loads !== null) this.loads.deleted(key);
     this.deliver();
     return !expired;
   }
@@ -312,6 +341,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.nextFresh = 0;
     this.freeTop = 0;
     this.totalWeight = 0;
+    if (this.loads !== null) this.loads.cleared();
     this.deliver();
   }
 
@@ -378,6 +408,69 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     for (const [key, value] of this.entries()) fn.call(thisArg, value, key, this);
   }
 
+  // =====================================================================================
+  // Loading (loading.ts; docs/loading.md)
+  // =====================================================================================
+
+  /**
+   * The value of `key`, loaded on a miss by the loader (this call's, else the cache's).
+   * Concurrent fetches of one key share one load. Rejects with the loader's own error, an
+   * AbortError (this call's signal) or a TimeoutError (loadTimeout); within staleIfError a
+   * failed reload serves the stale value instead. Bad options reject with TypeError/RangeError.
+   */
+  fetch(key: K, options?: FetchOptions<K, V>): Promise<V> {
+    return this.loading().fetch(key, options);
+  }
+
+  /**
+   * The values of `keys`, as a Map in the order given. Cached keys are served, keys already
+   * loading are shared, and the rest are loaded by one loadAll call (else the loader per key).
+   * Rejects with a MissingKeyError when loadAll leaves a requested key out.
+   */
+  fetchAll(keys: Iterable<K>, options?: FetchAllOptions<K, V>): Promise<Map<K, V>> {
+    return this.loading().fetchAll(keys, options);
+  }
+
+  /** Loads under way that the cache is waiting on (one per key at most). */
+  get inflight(): number {
+    return this.loads === null ? 0 : this.loads.inflight;
+  }
+
+  private loading(): Loads<K, V> {
+    return (this.loads ??= new Loads<K, V>(this, this.loadConfig));
+  }
+
+  /** @internal */ _now(): number {
+    return this.clock();
+  }
+  /** @internal */ _slotOf(key: K): number {
+    const slot = this.index.get(key);
+    return slot === undefined ? -1 : slot;
+  }
+  /** @internal */ _valueAt(slot: number): V {
+    return this.valAt[slot] as V;
+  }
+  /** @internal */ _freshUntil(slot: number): number {
+    return this.expiring ? this.expiresAt[slot]! : NO_DEADLINE;
+  }
+  /** @internal */ _writtenAt(slot: number): number {
+    return this.refreshAfter > 0 ? this.writtenAt[slot]! : 0;
+  }
+  /** @internal A fetch() served this slot: a hit, like get() (idle expiry pushed back when fresh). */
+  _hit(slot: number, fresh: boolean): void {
+    if (fresh && this.idleTtl > 0) this.touch(slot);
+    this.policy.onAccess(slot);
+    this.hits++;
+  }
+  /** @internal */ _miss(): void {
+    this.misses++;
+  }
+  /** @internal Remove an entry past its stale window. */
+  _expire(slot: number): void {
+    this.removeSlot(slot, 'expired', true);
+    this.deliver();
+  }
+
   /** Counters since the cache was created. */
   stats(): CacheStats {
     const lookups = this.hits + this.misses;
@@ -392,6 +485,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       rejections: this.rejections,
       expirations: this.expirations,
       deletions: this.deletions,
+      loadSuccesses: this.loads === null ? 0 : this.loads.successes,
+      loadFailures: this.loads === null ? 0 : this.loads.failures,
+      totalLoadTime: this.loads === null ? 0 : this.loads.loadTime,
     };
   }
 
@@ -452,6 +548,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.index.set(key, slot);
     this.totalWeight += w;
     if (this.expiring) this.scheduleWrite(slot, ttl);
+    if (this.refreshAfter > 0) this.writtenAt[slot] = this.clock();
     policy.onInsert(slot);
     this.inserts++;
     this.deliver();
@@ -474,6 +571,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this._weights[slot] = w;
     }
     if (this.expiring) this.scheduleWrite(slot, ttl);
+    if (this.refreshAfter > 0) this.writtenAt[slot] = this.clock();
     this.policy.onUpdate(slot, oldCost);
     this.updates++;
     if (old !== value) this.enqueue(key, old, 'replaced');
@@ -550,6 +648,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.wheel!.grow(n);
     }
     this.policy.grow(n);
+    if (this.refreshAfter > 0) this.writtenAt = growFloat64(this.writtenAt, n);
     this.slots = n;
   }
 
@@ -576,14 +675,14 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     }
     this.expiresAt[slot] = deadline;
     if (deadline === NO_DEADLINE) this.wheel!.unschedule(slot);
-    else this.wheel!.schedule(slot, deadline);
+    else this.wheel!.schedule(slot, deadline + this.retain);
   }
 
   /** A read pushes the idle deadline back. */
   private touch(slot: number): void {
     const deadline = Math.min(this.writeDeadline[slot]!, this.clock() + this.idleTtl);
     this.expiresAt[slot] = deadline;
-    this.wheel!.schedule(slot, deadline);
+    this.wheel!.schedule(slot, deadline + this.retain);
   }
 
   private enqueue(key: K, value: V, cause: RemovalCause): void {
