@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/** The `cortado` command. Subcommands: `sim` (the trace simulator). */
+import { main as sim, helpText as simHelp } from './sim/main.js';
+
+const USAGE = `Usage: cortado <command> [options]
+
+Commands:
+  sim     replay access traces (or built-in workloads) through every policy and report
+          hit ratios against cache size; "cortado sim --help" for details
+`;
+
+const io = {
+  out: (s: string) => void process.stdout.write(s),
+  err: (s: string) => void process.stderr.write(s),
+  errIsTTY: process.stderr.isTTY === true,
+};
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === 'sim') {
+  process.exitCode = await sim(rest, io);
+} else if (command === '--help' || command === '-h' || command === 'help') {
+  io.out(rest[0] === 'sim' ? simHelp() : USAGE);
+} else {
+  io.err(command === undefined ? USAGE : `cortado: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  process.exitCode = 2;
+}
