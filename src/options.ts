@@ -4,7 +4,7 @@
 export type RemovalCause = 'evicted' | 'expired' | 'replaced' | 'deleted' | 'cleared' | 'rejected';
 
 /** Names accepted by the `policy` option. */
-export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'wtinylfu';
+export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'wtinylfu' | 'tinylfu' | 'lhd';
 
 export interface CacheOptions<K, V> {
   /** Bound on the number of entries (a positive integer). */
@@ -13,6 +13,13 @@ export interface CacheOptions<K, V> {
   maxWeight?: number | undefined;
   /** Weight of an entry when `set()` gives none; called only for values that are stored. */
   weigher?: ((value: V, key: K) => number) | undefined;
+  /**
+   * Bound on the bytes the cache retains (a positive finite number): shorthand for `maxWeight`
+   * with every entry weighed in bytes as `sizeOf(key) + sizeOf(value)` (or `weigher(value,
+   * key)` when given) plus cortado's own per-entry overhead (see docs/memory.md). A `weight`
+   * given to `set()` is taken as the entry's full byte count. Not together with `maxWeight`.
+   */
+  maxBytes?: number | undefined;
   /** Eviction policy (default `'s3fifo'` until the simulator picks one by evidence). */
   policy?: PolicyName | undefined;
   /** Default time-to-live in ms after each write; 0 or absent: no expiry. */
@@ -123,7 +130,7 @@ export interface CacheStats {
   totalLoadTime: number;
 }
 
-const POLICIES: readonly string[] = ['lru', 'sieve', 's3fifo', 'wtinylfu'];
+const POLICIES: readonly string[] = ['lru', 'sieve', 's3fifo', 'wtinylfu', 'tinylfu', 'lhd'];
 
 export function isPolicyName(p: unknown, known: readonly string[] = POLICIES): p is PolicyName {
   return typeof p === 'string' && known.includes(p);
