@@ -304,7 +304,7 @@ export class Loads<K, V> {
 
     const uniq = [...new Set(keys)];
     const out: (V | Promise<V>)[] = new Array<V | Promise<V>>(uniq.length);
-    // Keys to load: the waiting ones (foreground) first, then background refreshes.
+    // Keys to load, in the order asked: missing ones (callers wait) and due refreshes (served now).
     const toLoad: K[] = [];
     const stale: (V | undefined)[] = [];
     const slot: number[] = []; // index into `out` of a foreground key, -1 for a refresh
