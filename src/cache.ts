@@ -42,6 +42,7 @@ import { type Policy, type PolicyHost, NO_SLOT, REJECT, growFloat64, growInt32 }
 import { TimerWheel } from './internal/timer-wheel.js';
 import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';
+import { byteWeigher } from './sizeof.js';
 
 /** Policy used when the `policy` option is absent. */
 export const DEFAULT_POLICY: PolicyName = 's3fifo';
@@ -141,11 +142,15 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       throw new TypeError(`cortado: Cache options must be an object, got ${describe(options)}`);
     }
     const o = options;
-    if (o.maxEntries === undefined && o.maxWeight === undefined) {
-      throw new TypeError('cortado: give maxEntries or maxWeight (or both) to bound the cache');
+    if (o.maxEntries === undefined && o.maxWeight === undefined && o.maxBytes === undefined) {
+      throw new TypeError('cortado: give maxEntries, maxWeight or maxBytes to bound the cache');
     }
     this._maxEntries = o.maxEntries === undefined ? Infinity : checkCount('maxEntries', o.maxEntries);
     this._maxWeight = o.maxWeight === undefined ? Infinity : checkPositive('maxWeight', o.maxWeight);
+    if (o.maxBytes !== undefined) {
+      if (o.maxWeight !== undefined) throw new TypeError('cortado: give maxBytes or maxWeight, not both (maxBytes is a maxWeight counted in bytes)');
+      this._maxWeight = checkPositive('maxBytes', o.maxBytes);
+    }
     checkFunction('weigher', o.weigher);
     checkFunction('clock', o.clock);
     checkFunction('onRemove', o.onRemove);
@@ -156,7 +161,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     }
     this.defaultTtl = o.ttl === undefined ? 0 : checkDuration('ttl', o.ttl);
     this.idleTtl = o.expireAfterAccess === undefined ? 0 : checkDuration('expireAfterAccess', o.expireAfterAccess);
-    this.weigher = o.weigher;
+    this.weigher = o.maxBytes === undefined ? o.weigher : byteWeigher(o.weigher, policy);
     this.clock = o.clock ?? defaultClock;
     this.listener = o.onRemove;
     this.validator = o.shouldUpdate;

@@ -3,3 +3,4 @@ export type { CacheOptions, CacheStats, PolicyName, RemovalCause, SetOptions } f
 export type { BatchLoader, FetchAllOptions, FetchOptions, LoadContext, Loader } from './options.js';
 export { AbortError, LoaderMissingError, MissingKeyError, TimeoutError } from './errors.js';
 export type { Policy, PolicyHost, HitCost } from './policies/policy.js';
+export { sizeOf } from './sizeof.js';

@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { sizeOf } from 'cortado';
+
+// The model's known sizes (64-bit Node 20, see src/sizeof.ts and docs/memory.md).
+test('sizeOf: immediates and shared singletons are free', () => {
+  for (const v of [undefined, null, true, false, 0, 1, -1, 2 ** 31 - 1, -(2 ** 31), Symbol('s'), () => 1]) {
+    assert.equal(sizeOf(v), 0, String(v));
+  }
+});
+
+test('sizeOf: numbers that are not small integers are boxed doubles (16 bytes)', () => {
+  for (const v of [0.5, -0, NaN, Infinity, 2 ** 31, -(2 ** 31) - 1, 1e300]) assert.equal(sizeOf(v), 16, String(v));
+});
+
+test('sizeOf: strings are a 16-byte header plus 1 or 2 bytes per character, rounded to 8', () => {
+  assert.equal(sizeOf(''), 0);
+  assert.equal(sizeOf('a'), 0); // V8's single-character table
+  assert.equal(sizeOf('ab'), 24);
+  assert.equal(sizeOf('12345678'), 24);
+  assert.equal(sizeOf('123456789'), 32);
+  assert.equal(sizeOf('x'.repeat(100)), 120);
+  assert.equal(sizeOf('é'.repeat(10)), 32); // Latin-1 is still one byte per character
+  assert.equal(sizeOf('ж'.repeat(10)), 40); // two bytes per character
+  assert.equal(sizeOf('ж'), 24);
+});
+
+test('sizeOf: bigints are 16 bytes plus 8 per 64-bit digit', () => {
+  assert.equal(sizeOf(0n), 16);
+  assert.equal(sizeOf(1n), 24);
+  assert.equal(sizeOf(-(2n ** 64n) + 1n), 24);
+  assert.equal(sizeOf(2n ** 64n), 32);
+});
+
+test('sizeOf: Buffers and typed arrays count their view, buffer and bytes', () => {
+  assert.equal(sizeOf(Buffer.alloc(0)), 184);
+  assert.equal(sizeOf(Buffer.alloc(1)), 184 + 16 + 8);
+  assert.equal(sizeOf(Buffer.alloc(64)), 184 + 16 + 64);
+  assert.equal(sizeOf(Buffer.alloc(65)), 184 + 65);
+  assert.equal(sizeOf(Buffer.alloc(10_000)), 184 + 10_000);
+  assert.equal(sizeOf(new Float64Array(100)), 184 + 800);
+  assert.equal(sizeOf(new ArrayBuffer(256)), 88 + 256);
+  // a view into a larger buffer counts only its own bytes
+  const big = Buffer.alloc(4096);
+  assert.equal(sizeOf(big.subarray(100, 200)), 96 + 104);
+});
+
+test('sizeOf: arrays, objects, Maps and Sets follow the V8 layouts', () => {
+  assert.equal(sizeOf([]), 32);
+  assert.equal(sizeOf([1, 2, 3]), 32 + 16 + 24);
+  assert.equal(sizeOf([1.5, 2.5, 3.5]), 32 + 16 + 24); // unboxed doubles
+  assert.equal(sizeOf(['ab', 1.5]), 32 + 16 + 16 + 24 + 16);
+  assert.equal(sizeOf({ a: 1 }), 32);
+  assert.equal(sizeOf({ a: 1, b: 2, c: 3, d: 4 }), 56);
+  assert.equal(sizeOf({ a: 'ab' }), 32 + 24);
+  assert.equal(sizeOf(new Map()), 184);
+  assert.equal(sizeOf(new Map([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]])), 296);
+  assert.equal(sizeOf(new Set()), 152);
+  assert.equal(sizeOf(new Date(0)), 96);
+});
+
+test('sizeOf: cycles and shared references are counted once', () => {
+  const a: Record<string, unknown> = { name: 'a long enough name' };
+  a.self = a;
+  const alone = sizeOf({ name: 'a long enough name', self: null });
+  assert.equal(sizeOf(a), alone);
+  const m = new Map<unknown, unknown>();
+  m.set('m', m);
+  assert.ok(Number.isFinite(sizeOf(m)));
+  const shared = { payload: 'x'.repeat(1000) };
+  assert.equal(sizeOf([shared, shared]), sizeOf([shared, 0]));
+});
+
+test('sizeOf: the depth cap stops the walk', () => {
+  let deep: unknown = 'leaf string of some length';
+  for (let i = 0; i < 100; i++) deep = { next: deep };
+  assert.equal(sizeOf(deep), 32 * 32); // the default cap: 32 levels of 32 bytes, the rest unseen
+  assert.equal(sizeOf(deep, 200), 100 * 32 + 48);
+  assert.equal(sizeOf(deep, 0), 32);
+  assert.throws(() => sizeOf(deep, -1), (e: unknown) => e instanceof RangeError && /maxDepth/.test(e.message));
+});
+
+// Random JSON-like values for the property tests.
+const { tree } = fc.letrec((t) => ({
+  tree: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.string(),
+    fc.double(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(t('tree'), { maxLength: 5 }),
+    fc.dictionary(fc.string({ maxLength: 6 }), t('tree'), { maxKeys: 5 }),
+  ),
+}));
+
+test('sizeOf: monotonic, adding a property or an element never decreases the estimate', () => {
+  fc.assert(
+    fc.property(fc.dictionary(fc.string({ maxLength: 6 }), tree, { maxKeys: 8 }), fc.string({ maxLength: 6 }), tree, (obj, key, extra) => {
+      fc.pre(!(key in obj));
+      const before = sizeOf(obj);
+      (obj as Record<string, unknown>)[key] = extra;
+      return sizeOf(obj) >= before;
+    }),
+  );
+  fc.assert(
+    fc.property(fc.array(tree, { maxLength: 8 }), tree, (arr, extra) => {
+      const before = sizeOf(arr);
+      arr.push(extra);
+      return sizeOf(arr) >= before;
+    }),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.tuple(tree, tree), { maxLength: 8 }), tree, tree, (pairs, k, v) => {
+      const m = new Map(pairs);
+      fc.pre(!m.has(k));
+      const before = sizeOf(m);
+      m.set(k, v);
+      return sizeOf(m) >= before;
+    }),
+  );
+});
+
+test('sizeOf: cycle-safe on random graphs of objects', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(9), fc.nat(9)), { maxLength: 30 }), (edges) => {
+      const nodes = Array.from({ length: 10 }, (_, i) => ({ id: i, out: [] as unknown[] }));
+      for (const [a, b] of edges) nodes[a].out.push(nodes[b]);
+      const s = sizeOf(nodes[0]);
+      return Number.isFinite(s) && s > 0;
+    }),
+  );
+});
