@@ -1,0 +1,123 @@
+// Throughput + memory benchmark driver: `npm run bench` (full) or `npm run bench:quick`.
+//
+// Every case runs in a fresh child process (bench/case.mjs) so that one contender's JIT
+// feedback and garbage never affect another's. Cases run one at a time. Within a cell
+// (workload x capacity x key type) contenders run back to back, in `--rounds` rotations with
+// the order shifted each round, and the median over rounds is kept: ratios to Map and to the
+// fastest exact-bound peer are computed from numbers measured minutes apart at most.
+//
+// Options: --quick (capacity 100,000 only, fewer passes: a few minutes), --only=<substring>
+// (contenders), --workloads=a,b --caps=1000,100000 --keys=number,string, --no-memory,
+// --out=<file> (default bench/results/<full|quick>.json).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { DEFAULT_POLICY } from 'cortado';
+import { CONTENDERS } from './contenders.mjs';
+import { WORKLOADS } from './workloads.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const flag = (n) => argv.includes(`--${n}`);
+const opt = (n, d) => {
+  const a = argv.find((x) => x.startsWith(`--${n}=`));
+  return a === undefined ? d : a.slice(n.length + 3);
+};
+const quick = flag('quick');
+const caps = opt('caps', quick ? '100000' : '1000,100000,1000000').split(',').map(Number);
+const keyTypes = opt('keys', 'number,string').split(',');
+const workloads = opt('workloads', WORKLOADS.join(',')).split(',');
+const only = opt('only', '');
+const passes = Number(opt('passes', quick ? 5 : 7));
+const rounds = Number(opt('rounds', quick ? 1 : 2));
+const baseOps = Number(opt('ops', quick ? 1_000_000 : 2_000_000));
+const out = opt('out', join(here, 'results', `${quick ? 'quick' : 'full'}.json`));
+const contenders = CONTENDERS.filter((c) => only === '' || only.split(',').some((o) => c.name.includes(o)));
+
+const started = new Date();
+const results = [];
+const memory = [];
+
+function child(script, args, nodeFlags = []) {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=6144', ...nodeFlags, join(here, script), JSON.stringify(args)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) {
+    process.stderr.write(`\n${script} ${JSON.stringify(args)} failed:\n${r.stderr}\n`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+let done = 0;
+const total = caps.length * keyTypes.length * workloads.length * contenders.length * rounds;
+for (const cap of caps) {
+  for (const keyType of keyTypes) {
+    for (const workload of workloads) {
+      // The scan trace needs room for a few scans of `cap` keys.
+      const ops = workload === 'scan' ? Math.max(baseOps, 4 * cap) : Math.max(baseOps, 2 * cap);
+      const samples = new Map(contenders.map((c) => [c.name, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (let i = 0; i < contenders.length; i++) {
+          const c = contenders[(i + r) % contenders.length];
+          const res = child('case.mjs', { name: c.name, workload, cap, keyType, ops, passes });
+          done++;
+          if (res !== null) samples.get(c.name).push(res);
+          process.stdout.write(
+            `\r[${done}/${total}] ${workload} cap=${cap} ${keyType} ${c.name}: ${res ? (res.opsPerSec / 1e6).toFixed(2) + ' Mops/s' : 'FAILED'}        `,
+          );
+        }
+      }
+      for (const c of contenders) {
+        const s = samples.get(c.name);
+        if (s.length === 0) continue;
+        results.push({
+          name: c.name, bound: c.bound, workload, cap, keyType, ops,
+          opsPerSec: median(s.map((x) => x.opsPerSec)),
+          hitRatio: s[0].hitRatio,
+          rounds: s.length, passes,
+        });
+      }
+    }
+  }
+}
+process.stdout.write('\n');
+
+if (!flag('no-memory')) {
+  const memCap = Number(opt('memory-entries', 1_000_000));
+  for (const keyType of keyTypes) {
+    for (const c of contenders) {
+      const res = child('memory.mjs', { name: c.name, entries: memCap, keyType }, ['--expose-gc']);
+      if (res !== null) memory.push({ ...res, bound: c.bound });
+      process.stdout.write(`\rmemory ${keyType} ${c.name}: ${res ? res.bytesPerEntry.toFixed(1) + ' B/entry' : 'FAILED'}              `);
+    }
+  }
+  process.stdout.write('\n');
+}
+
+const doc = {
+  command: `npm run ${quick ? 'bench:quick' : 'bench'}${argv.filter((a) => a !== '--quick').length ? ' -- ' + argv.filter((a) => a !== '--quick').join(' ') : ''}`,
+  date: started.toISOString(),
+  finished: new Date().toISOString(),
+  node: process.version,
+  v8: process.versions.v8,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
+  platform: `${os.type()} ${os.release()} ${os.arch()}`,
+  defaultPolicy: DEFAULT_POLICY,
+  config: { caps, keyTypes, workloads, passes, rounds, baseOps },
+  results,
+  memory,
+};
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify(doc, null, 1));
+console.log(`wrote ${out}`);
