@@ -102,9 +102,9 @@ export interface SetOptions {
 }
 
 export interface CacheStats {
-  /** get() calls that found a live entry. */
+  /** get() calls that found a live entry, and fetch() lookups answered from the cache without waiting (fresh, or stale within staleWhileRevalidate). */
   hits: number;
-  /** get() calls that found nothing (or an expired entry). */
+  /** get() calls that found nothing (or an expired entry), and fetch() lookups that waited for a load. */
   misses: number;
   /** hits / (hits + misses), or 0 before any get(). */
   hitRatio: number;
