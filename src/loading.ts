@@ -331,22 +331,24 @@ export class Loads<K, V> {
       }
     }
     if (toLoad.length > 0) {
-      if (loadAll !== undefined) {
-        const load = new Load<K, V>(this.host._now());
-        const flights: Flight<K, V>[] = [];
-        for (let j = 0; j < toLoad.length; j++) {
-          const f = this.adopt(new Flight(toLoad[j] as K, load, slot[j]! < 0, undefined, loadAll, ttl, undefined));
-          flights.push(f);
-          if (slot[j]! >= 0) out[slot[j]!] = this.wait(f, signal);
+      const load = loadAll !== undefined ? new Load<K, V>(this.host._now()) : null;
+      for (let j = 0; j < toLoad.length; j++) {
+        const key = toLoad[j] as K;
+        const at = slot[j]!;
+        // An onRemove listener run by a lookup above may have started a load of this key.
+        const joined = this.table.get(key);
+        if (joined !== undefined) {
+          if (at >= 0) out[at] = this.wait(joined, signal);
+          continue;
         }
-        this.callBatch(load);
-      } else {
-        for (let j = 0; j < toLoad.length; j++) {
-          const f = this.open(toLoad[j] as K, loader!, ttl, undefined, slot[j]! < 0);
-          if (slot[j]! >= 0) out[slot[j]!] = this.wait(f, signal);
-          this.callOne(f, stale[j]);
-        }
+        const f =
+          load !== null
+            ? this.adopt(new Flight(key, load, at < 0, undefined, loadAll, ttl, undefined))
+            : this.open(key, loader!, ttl, undefined, at < 0);
+        if (at >= 0) out[at] = this.wait(f, signal);
+        if (load === null) this.callOne(f, stale[j]);
       }
+      if (load !== null && load.flights.length > 0) this.callBatch(load);
     }
     return Promise.all(out).then((values) => {
       const m = new Map<K, V>();

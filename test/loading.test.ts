@@ -726,6 +726,34 @@ describe('fetchAll', () => {
     assert.equal(cache.has('a'), false, 'a was abandoned: its result is not stored');
   });
 
+  test('an onRemove listener that fetches during the lookup does not cause a second load', async () => {
+    const batch = new BatchSource<string, string>();
+    let cache!: Cache<string, string>;
+    const clock = { now: 0 };
+    const src = new Source<string, string>();
+    const background: Promise<string>[] = [];
+    cache = new Cache<string, string>({
+      maxEntries: 10,
+      ttl: 10,
+      clock: () => clock.now,
+      loader: src.loader,
+      loadAll: batch.loadAll,
+      onRemove: (k, _v, cause) => {
+        if (cause === 'expired') background.push(cache.fetch(k));
+      },
+    });
+    cache.set('a', 'A0');
+    clock.now += 20;
+    const all = cache.fetchAll(['a', 'b']);
+    assert.equal(src.calls.length, 1, "the listener's fetch of a");
+    assert.deepEqual(batch.calls[0]!.keys, ['b'], 'a joined that load instead of being batched again');
+    assert.equal(cache.inflight, 2);
+    src.last().d.resolve('A1');
+    batch.calls[0]!.d.resolve(new Map([['b', 'B']]));
+    assert.deepEqual([...(await all)], [['a', 'A1'], ['b', 'B']]);
+    assert.deepEqual(await Promise.all(background), ['A1']);
+  });
+
   test('stale keys are served and refreshed in the same batch as the missing ones', async () => {
     const batch = new BatchSource<string, string>();
     const { cache, clock } = setup({ loadAll: batch.loadAll, ttl: 100, staleWhileRevalidate: 100 });
