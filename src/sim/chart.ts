@@ -99,6 +99,7 @@ export function panelSpec(r: TraceResult): Record<string, unknown> {
         type: 'quantitative',
         scale: { type: 'log', nice: false, padding: 12 },
         title: bytes ? 'cache size (bytes, log scale)' : 'cache size (entries, log scale)',
+        axis: { format: '~s' },
       },
       y: { field: 'hit', type: 'quantitative', title: 'hit ratio (%)', scale: { zero: true } },
       color: { field: 'policy', type: 'nominal', sort: policies, title: 'policy', scale: { domain: policies, range: colours(r) } },

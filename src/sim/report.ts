@@ -51,9 +51,10 @@ export function formatTable(r: TraceResult): string {
   const colW = sub.length * cw;
   const nameW = Math.max(8, ...policies.map((p) => p.length + 2));
   const lines: string[] = [];
-  const uniq = bytes && r.uniqueBytes !== undefined ? `, ${humanSize(r.uniqueBytes, true)} unique bytes` : '';
+  const uniq = bytes && r.uniqueBytes !== undefined && r.uniqueBytes !== null ? `, ${humanSize(r.uniqueBytes, true)} unique bytes` : '';
+  const keys = r.uniqueKeys === null ? 'too many unique keys to count' : `${r.uniqueKeys.toLocaleString('en-US')} unique keys`;
   lines.push(`${r.trace}: ${r.description}`);
-  lines.push(`  ${r.requests.toLocaleString('en-US')} requests, ${r.uniqueKeys.toLocaleString('en-US')} unique keys${uniq}; ${bytes ? 'cache sizes in bytes' : 'cache sizes in entries'}`);
+  lines.push(`  ${r.requests.toLocaleString('en-US')} requests, ${keys}${uniq}; ${bytes ? 'cache sizes in bytes' : 'cache sizes in entries'}`);
   let h1 = pad('', nameW, true);
   let h2 = pad('policy', nameW, true);
   for (const c of cols) {

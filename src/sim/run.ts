@@ -83,9 +83,13 @@ export interface TraceResult {
   format: string;
   mode: 'count' | 'bytes';
   requests: number;
-  uniqueKeys: number;
-  /** Sum of the sizes of the distinct objects (first size seen), bytes mode only. */
-  uniqueBytes?: number;
+  /**
+   * Distinct keys, or null when they were not counted: a trace with more than
+   * MAX_DISTINCT distinct keys and nothing that needed the count.
+   */
+  uniqueKeys: number | null;
+  /** Sum of the sizes of the distinct objects (first size seen), bytes mode only (null: not counted). */
+  uniqueBytes?: number | null;
   rows: Row[];
 }
 
@@ -133,6 +137,12 @@ export function knownPolicies(): readonly string[] {
   return POLICY_NAMES;
 }
 
+/**
+ * Most distinct keys we keep a table of (V8's Map and Set hold at most 2^24 entries). Beyond
+ * it, percentage sizes and the optimum of a trace without next-use times cannot be computed.
+ */
+export const MAX_DISTINCT = 16_000_000;
+
 /** Facts from the first pass. */
 interface Census {
   requests: number;
@@ -164,6 +174,12 @@ async function census(src: Source, wantNext: boolean, sized: boolean, progress: 
       let id = ids.get(k);
       if (id === undefined) {
         id = ids.size;
+        if (id >= MAX_DISTINCT) {
+          throw new TraceError(
+            `${src.description}: more than ${MAX_DISTINCT.toLocaleString('en-US')} distinct keys: percentage sizes and the optimum need a table of every key, ` +
+              'which is more than a JavaScript Map holds; give absolute --sizes and --no-optimum',
+          );
+        }
         ids.set(k, id);
         if (sized && sizes !== null) uniqueBytes += sizes[i]!;
       }
@@ -248,7 +264,11 @@ export async function simulate(src: Source, opts: SimOptions): Promise<TraceResu
     for (const { label, capacity } of capacities) offline.push({ sim: new Belady(capacity, true), label, capacity, hits: 0, missBytes: 0 });
   }
 
-  const unique = c === null ? new Set<TraceKey>() : null;
+  // Count distinct keys on the way when no first pass did: from next-use times when the
+  // trace has them (a key's last request has none), else with a Set, given up past MAX_DISTINCT.
+  const countByNext = c === null && src.hasNext;
+  let unique = c === null && !src.hasNext ? new Set<TraceKey>() : null;
+  let lastUses = 0;
   let uniqueBytes = 0;
   let requests = 0;
   let totalBytes = 0;
@@ -258,10 +278,23 @@ export async function simulate(src: Source, opts: SimOptions): Promise<TraceResu
     const { keys, count } = b;
     const sizes = sized ? b.sizes! : null;
     if (sizes !== null) for (let i = 0; i < count; i++) totalBytes += sizes[i]!;
-    if (unique !== null) {
+    if (countByNext) {
+      const next = b.next!;
+      for (let i = 0; i < count; i++) {
+        if (next[i]! < 0) {
+          lastUses++;
+          if (sizes !== null) uniqueBytes += sizes[i]!;
+        }
+      }
+    } else if (unique !== null) {
       for (let i = 0; i < count; i++) {
         const k = keys[i]!;
         if (!unique.has(k)) {
+          if (unique.size >= MAX_DISTINCT) {
+            unique = null; // too many to count; report null rather than fail the run
+            uniqueBytes = NaN;
+            break;
+          }
           unique.add(k);
           if (sizes !== null) uniqueBytes += sizes[i]!;
         }
@@ -338,9 +371,9 @@ export async function simulate(src: Source, opts: SimOptions): Promise<TraceResu
     format: src.format,
     mode: bytes ? 'bytes' : 'count',
     requests,
-    uniqueKeys: c !== null ? c.uniqueKeys : unique!.size,
+    uniqueKeys: c !== null ? c.uniqueKeys : countByNext ? lastUses : unique === null ? null : unique.size,
     rows,
   };
-  if (bytes) result.uniqueBytes = c !== null ? c.uniqueBytes : uniqueBytes;
+  if (bytes) result.uniqueBytes = c !== null ? c.uniqueBytes : Number.isNaN(uniqueBytes) ? null : uniqueBytes;
   return result;
 }
