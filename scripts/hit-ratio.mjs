@@ -192,8 +192,10 @@ function renderDoc({ groups, policies, refRows, checks, elapsed, values, generat
   L.push('  Count mode bounds the cache by `maxEntries`; bytes mode by `maxWeight` with each object set with its size as weight.');
   L.push('- Cells are **hit ratios in percent** (100 - miss ratio). Caches are seeded (`seed: 1`), so reruns give the same numbers.');
   L.push('- `belady` is the exact offline optimum for unit sizes (Belady\'s MIN with bypass: a miss whose next use is farther than every resident\'s is not cached).');
-  L.push('  libCacheSim\'s Belady admits every miss, so its numbers are slightly lower; we reproduce them exactly with that variant (see Parity).');
+  L.push('  libCacheSim\'s Belady admits every miss, so its hit ratios are slightly lower; we reproduce them exactly with that variant (see Parity).');
   L.push('  In bytes mode no exact optimum is known; `belady` there is farthest-next-use ignoring size, and `belady-size` samples by size x distance.');
+  L.push('- Memory: the online policies stream the trace. The optimum needs each request\'s next use; oracleGeneral carries it, and for the');
+  L.push('  other formats a first pass keeps the key sequence as typed arrays (8 bytes per request: 31 MB for P3\'s 3.9 million requests).');
   L.push('- "best ref" is the online algorithm with the lowest miss ratio in the reference at that size (any of ARC, LIRS, TwoQ, SLRU, WTinyLFU, S3FIFO, Sieve, LHD, LeCaR, Cacheus, LRU, FIFO, Clock; not Belady).');
   L.push('');
   L.push('Traces: cpp, glimpse, multi2 and sprite are from the LIRS paper: S. Jiang and X. Zhang, "LIRS: An Efficient Low');
@@ -274,11 +276,12 @@ function renderDoc({ groups, policies, refRows, checks, elapsed, values, generat
   const s3 = checks.filter((c) => c.policy === 's3fifo');
   const s3exact = s3.filter((c) => c.ours === c.theirs).length;
   const s3max = Math.max(0, ...s3.map((c) => Math.abs(c.diffPoints)));
-  L.push(`S3-FIFO matches libCacheSim exactly at ${s3exact} of ${s3.length} sizes and is within ${s3max.toFixed(3)} points everywhere. The remaining`);
-  L.push('differences come from the ghost queue: ours remembers 30-bit hashed fingerprints of evicted keys (src/policies/s3fifo.ts), libCacheSim');
-  L.push('exact ids, so on traces with many distinct keys a few newcomers per ten thousand are false ghost hits. The differences move with');
-  L.push('the hash seed, which is how we know they come from hashing and not from the algorithm (measured 2026-11-23: P3 at 7,625');
-  L.push('entries gave 3,754,530 / 3,754,539 / 3,754,540 misses with seeds 1 / 2 / 3; libCacheSim 3,754,640).');
+  L.push(`S3-FIFO matches libCacheSim exactly at ${s3exact} of ${s3.length} sizes and is within ${s3max.toFixed(3)} points everywhere. The likely`);
+  L.push('cause of the rest is the ghost queue: ours remembers 30-bit hashed fingerprints of evicted keys (src/policies/s3fifo.ts) where');
+  L.push('libCacheSim keeps exact ids, so on a trace with hundreds of thousands of distinct keys a few misses in a hundred thousand meet a');
+  L.push('false ghost hit and go straight to the main queue. The counts move with the hash seed (measured 2026-11-23: P3 at 7,625 entries');
+  L.push('gave 3,754,530 / 3,754,539 / 3,754,540 misses with seeds 1 / 2 / 3; libCacheSim 3,754,640), which fits that explanation; we have');
+  L.push('not traced every differing request.');
   L.push('');
 
   // ---- per trace ----
