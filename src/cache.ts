@@ -49,6 +49,8 @@ export const DEFAULT_POLICY: PolicyName = 's3fifo';
 /** First slot allocation; arrays double from here up to maxEntries. */
 const INITIAL_SLOTS = 64;
 const NO_DEADLINE = Infinity;
+/** First free-list allocation; it doubles when deletes or expiries free more slots at once. */
+const FREE_LIST_INITIAL = 16;
 
 const defaultClock = (): number => performance.now();
 
@@ -65,7 +67,7 @@ class Host implements PolicyHost {
     return this.c._byWeight ? this.c._weights[slot]! : 1;
   }
   hashOf(slot: number): number {
-    return this.c._hashes[slot]!;
+    return this.c._storeHash ? this.c._hashes[slot]! : this.c._hashAt(slot);
   }
 }
 
@@ -95,6 +97,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** @internal */ _weights: Float64Array;
   /** @internal */ _hashes: Int32Array;
   private readonly needsHash: boolean;
+  /**
+   * @internal False when the policy reads hashes rarely enough (S3-FIFO: once per eviction
+   * from its small queue) to recompute them from the key rather than keep 4 bytes per slot.
+   */
+  readonly _storeHash: boolean;
   /** Effective deadline per slot (min of write and idle deadlines); allocated on first use. */
   private expiresAt: Float64Array;
   /** Write deadline per slot, kept only when idle expiry is on. */
@@ -102,7 +109,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private wheel: TimerWheel | null = null;
   private expiring = false;
   private slots: number;
-  private readonly slotLimit: number;
+  private slotLimit: number;
   private nextFresh = 0;
   private free: Int32Array;
   private freeTop = 0;
@@ -176,12 +183,15 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.slots = Math.min(INITIAL_SLOTS, this.slotLimit);
     this.keyAt = new Array<K | undefined>(this.slots).fill(undefined);
     this.valAt = new Array<V | undefined>(this.slots).fill(undefined);
-    this.free = new Int32Array(this.slots);
+    // The free list grows only as slots are freed: evictions free a slot and reuse it at
+    // once, so a cache that only evicts never pays 4 bytes per slot for it.
+    this.free = new Int32Array(FREE_LIST_INITIAL);
     this._weights = new Float64Array(this._weighted ? this.slots : 0);
     this.policyName = policy;
     this.policy = POLICY_FACTORIES[policy]!(new Host(this as Cache<unknown, unknown>), this.slots);
     this.needsHash = this.policy.needsHash;
-    this._hashes = new Int32Array(this.needsHash ? this.slots : 0);
+    this._storeHash = this.needsHash && (this.policy as { readonly hashOnDemand?: boolean }).hashOnDemand !== true;
+    this._hashes = new Int32Array(this._storeHash ? this.slots : 0);
     this.expiresAt = new Float64Array(0);
     this.writeDeadline = new Float64Array(0);
     this.loadConfig = readLoadOptions(o);
@@ -372,10 +382,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
         throw new TypeError('cortado: resize() cannot add maxWeight to a cache created without it');
       }
     }
-    if (maxEntries > this.slotLimit) {
-      throw new RangeError(`cortado: resize() cannot raise maxEntries above the ${this.slotLimit} it was created with`);
-    }
     this._maxEntries = maxEntries;
+    // Slot arrays keep growing on demand up to the new bound (they never shrink).
+    this.slotLimit = Math.max(this.slots, Math.min(maxEntries, 2 ** 31 - 1));
     this._maxWeight = maxWeight;
     this.policy.resize();
     this.shrinkToBounds();
@@ -522,6 +531,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   /** The weight a new value will have; throws before any change when it is invalid. */
+  /** @internal The hash of the key in `slot`, computed (for policies that do not keep it). */
+  _hashAt(slot: number): number {
+    return hashKey(this.keyAt[slot], this._seed);
+  }
+
   private weigh(key: K, value: V, given: number): number {
     if (!this._weighted) return 1;
     if (given >= 0) return given;
@@ -549,7 +563,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.keyAt[slot] = key;
     this.valAt[slot] = value;
     if (this._weighted) this._weights[slot] = w;
-    if (this.needsHash) this._hashes[slot] = hash;
+    if (this._storeHash) this._hashes[slot] = hash;
     this.index.set(key, slot);
     this.totalWeight += w;
     if (this.expiring) this.scheduleWrite(slot, ttl);
@@ -617,6 +631,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this.index.size === 0) this.totalWeight = 0; // no float drift once empty
     this.keyAt[slot] = undefined;
     this.valAt[slot] = undefined;
+    if (this.freeTop === this.free.length) this.free = growInt32(this.free, this.free.length * 2);
     this.free[this.freeTop++] = slot;
     if (cause === 'expired') this.expirations++;
     this.enqueue(key, value, cause);
@@ -640,9 +655,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.valAt.length = n;
     this.keyAt.fill(undefined, this.slots);
     this.valAt.fill(undefined, this.slots);
-    this.free = growInt32(this.free, n);
     if (this._weighted) this._weights = growFloat64(this._weights, n);
-    if (this.needsHash) this._hashes = growInt32(this._hashes, n);
+    if (this._storeHash) this._hashes = growInt32(this._hashes, n);
     if (this.expiring) {
       this.expiresAt = growFloat64(this.expiresAt, n);
       this.expiresAt.fill(NO_DEADLINE, this.slots);
@@ -761,7 +775,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     }
     if (this.index.size > this._maxEntries) throw new Error(`bound: ${this.index.size} entries > maxEntries ${this._maxEntries}`);
     if (this.totalWeight > this._maxWeight * (1 + 1e-12)) throw new Error(`bound: weight ${this.totalWeight} > maxWeight ${this._maxWeight}`);
-    if (this.needsHash) {
+    if (this._storeHash) {
       for (const s of live) {
         if (this._hashes[s] !== hashKey(this.keyAt[s], this._seed)) throw new Error(`store: slot ${s} hash is stale`);
       }

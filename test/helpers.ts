@@ -1,8 +1,11 @@
 /** Shared test scaffolding: a hand-driven clock, event recording, the configuration matrix. */
 import { Cache, type CacheOptions, type RemovalCause } from 'cortado';
-import { validate, POLICY_NAMES } from 'cortado/internal';
+import { validate, POLICY_NAMES as ALL_POLICIES } from 'cortado/internal';
 
-export { POLICY_NAMES };
+/** Every registered policy, or those named in CORTADO_TEST_POLICIES (comma-separated) when debugging. */
+export const POLICY_NAMES: readonly string[] = process.env.CORTADO_TEST_POLICIES
+  ? ALL_POLICIES.filter((p) => process.env.CORTADO_TEST_POLICIES!.split(',').includes(p))
+  : ALL_POLICIES;
 
 /** A clock that moves only when told to. */
 export class FakeClock {
