@@ -790,5 +790,6 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       }
     }
     if (this.evCount !== 0 && !this.delivering) throw new Error(`events: ${this.evCount} undelivered`);
+    if (this.loads !== null) this.loads.validate();
   }
 }

@@ -396,6 +396,20 @@ export class Loads<K, V> {
     }
   }
 
+  /** Check the table's invariants; throw on the first broken one (tests only). */
+  validate(): void {
+    for (const [key, f] of this.table) {
+      if (!f.inTable || f.key !== key) throw new Error(`loading: table entry for ${describe(key)} holds a detached or foreign flight`);
+      if (f.load.done) throw new Error(`loading: flight of ${describe(key)} is in the table after its load finished`);
+      if (!f.background && f.waiters.length === 0) throw new Error(`loading: flight of ${describe(key)} has nobody waiting`);
+      if (f.load.controller.signal.aborted) throw new Error(`loading: flight of ${describe(key)} is wanted but its load was aborted`);
+      if ((this.cfg.loadTimeout > 0) !== (f.load.timer !== undefined)) throw new Error(`loading: flight of ${describe(key)} has timer ${f.load.timer !== undefined} with loadTimeout ${this.cfg.loadTimeout}`);
+      for (const w of f.waiters) {
+        if (w.flight !== f) throw new Error(`loading: a waiter of ${describe(key)} points at another flight`);
+      }
+    }
+  }
+
   // ===================================================================================
   // Internals
   // ===================================================================================

@@ -1,7 +1,7 @@
 /**
  * Model-based random test of the loading layer: random interleavings of fetch / fetchAll /
  * set / delete / clear / clock advances / caller aborts / load resolutions and failures,
- * over random loading configurations.
+ * over random loading configurations (timeouts included, on mocked timers).
  *
  * Every value carries a version from one global counter: set() takes the next version, and a
  * load takes one when it *starts* (it reads the source then, so it cannot be newer than
@@ -19,7 +19,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AbortError, Cache } from 'cortado';
+import { AbortError, Cache, TimeoutError } from 'cortado';
 import { validate } from 'cortado/internal';
 
 interface Val {
@@ -54,12 +54,16 @@ const config = fc.record({
   staleWhileRevalidate: fc.constantFrom(0, 30),
   staleIfError: fc.constantFrom(0, 40),
   refreshAfter: fc.constantFrom(0, 20),
+  loadTimeout: fc.constantFrom(0, 60),
   batch: fc.boolean(),
 });
 
-test('loads never serve or store a value older than the last write of its key', async () => {
+test('loads never serve or store a value older than the last write of its key', async (t) => {
+  // loadTimeout runs on setTimeout: mock it, and move it with the cache clock.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   let runs = 0;
   let supersededChecks = 0;
+  let timeouts = 0;
   await fc.assert(
     fc.asyncProperty(config, fc.array(op, { maxLength: 40 }), async (cfg, ops) => {
       runs++;
@@ -77,7 +81,8 @@ test('loads never serve or store a value older than the last write of its key', 
         else if (val.v < floor(k)) problems.push(`${where}: ${k} v${val.v} older than last write v${floor(k)}`);
       };
       const expectError = (e: unknown, where: string) => {
-        if (!(e instanceof AbortError) && !(e instanceof Error && e.message === 'load failed')) {
+        if (e instanceof TimeoutError) timeouts++;
+        if (!(e instanceof AbortError) && !(e instanceof TimeoutError) && !(e instanceof Error && e.message === 'load failed')) {
           problems.push(`${where}: unexpected error ${String(e)}`);
         }
       };
@@ -89,6 +94,7 @@ test('loads never serve or store a value older than the last write of its key', 
         ...(cfg.staleWhileRevalidate > 0 ? { staleWhileRevalidate: cfg.staleWhileRevalidate } : {}),
         ...(cfg.staleIfError > 0 ? { staleIfError: cfg.staleIfError } : {}),
         ...(cfg.refreshAfter > 0 ? { refreshAfter: cfg.refreshAfter } : {}),
+        ...(cfg.loadTimeout > 0 ? { loadTimeout: cfg.loadTimeout } : {}),
         loader: (k) =>
           new Promise<Val>((resolve, reject) => {
             pending.push({ keys: [k], version: ++seq, resolve: resolve as (v: unknown) => void, reject, batch: false });
@@ -169,6 +175,7 @@ test('loads never serve or store a value older than the last write of its key', 
           }
           case 'tick':
             now += o.ms;
+            t.mock.timers.tick(o.ms);
             break;
           case 'settle':
             if (pending.length > 0) answer(pending.splice(o.i % pending.length, 1)[0]!, o.ok);
@@ -202,4 +209,5 @@ test('loads never serve or store a value older than the last write of its key', 
   );
   assert.equal(runs, 300);
   assert.ok(supersededChecks > 50, `writes raced loads only ${supersededChecks} times: the generator is too tame`);
+  assert.ok(timeouts > 10, `only ${timeouts} fetches timed out: the generator is too tame`);
 });
