@@ -295,7 +295,13 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       if (given.ttl !== undefined) ttl = given.ttl;
       if (given.weight !== undefined) weight = given.weight;
     }
-    const stored = slot !== undefined ? this.update(slot, key, value, weight, ttl) : this.insert(key, value, weight, ttl);
+    let stored: boolean;
+    if (slot !== undefined && !this.isExpired(slot)) stored = this.update(slot, key, value, weight, ttl);
+    else {
+      // An old value that expired before this write is reported as expired, not replaced.
+      if (slot !== undefined) this.removeSlot(slot, 'expired', true);
+      stored = this.insert(key, value, weight, ttl);
+    }
     if (this.loads !== null && stored) this.loads.written(key, value);
     return stored;
   }
