@@ -4,10 +4,11 @@
  *
  * Single flight. A table maps each key to at most one Flight: the load the cache is waiting
  * on for that key. Callers do not share one promise: each caller is a Waiter with its own
- * promise and its own AbortSignal, so one caller giving up rejects only that caller
- * (DynamoDB/singleflight "forget" semantics). A Load is one call of the user's loader (one
- * key) or loadAll (a batch of keys, one Flight each); its AbortController fires only when no
- * Flight of it is still wanted, when it times out, or when writes superseded all of them.
+ * promise and its own AbortSignal, so one caller giving up rejects only that caller (Go's
+ * singleflight shares a result the same way, but cannot let one caller leave). A Load is
+ * one call of the user's loader (one key) or loadAll (a batch of keys, one Flight each); its
+ * AbortController fires only when no Flight of it is still wanted, when it times out, or
+ * when writes superseded all of them.
  *
  * Writes win. The cache tells this module about every set(), delete() and clear(). A set()
  * that stores a value while its key is loading removes the Flight from the table (its result
@@ -24,7 +25,7 @@
  * background while the current value stays served.
  *
  * Cost. The cache creates the Loads object on its first fetch; a cache that never fetches
- * pays one null check per write and nothing per read.
+ * pays one null check per write and nothing on a read hit.
  */
 import { AbortError, LoaderMissingError, MissingKeyError, TimeoutError } from './errors.js';
 import {
