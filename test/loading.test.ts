@@ -308,7 +308,7 @@ describe('staleWhileRevalidate', () => {
     assert.equal(cache.get('a'), 'v2');
     assert.equal(await cache.fetch('a'), 'v2');
     assert.equal(src.calls.length, 1);
-    assert.deepEqual(removals, [['a', 'v1', 'replaced']]);
+    assert.deepEqual(removals, [['a', 'v1', 'expired']], 'the stale value had expired: that is its cause');
     validate(cache as Cache<unknown, unknown>);
   });
 
@@ -824,6 +824,46 @@ describe('bad input', () => {
 // ---------------------------------------------------------------------------------------
 // options carried by a load
 // ---------------------------------------------------------------------------------------
+
+describe('interplay with the rest of the cache', () => {
+  test('a plain cache reports zero load stats and no loads', () => {
+    const cache = new Cache<string, string>({ maxEntries: 2 });
+    cache.set('a', 'A');
+    const s = cache.stats();
+    assert.equal(s.loadSuccesses, 0);
+    assert.equal(s.loadFailures, 0);
+    assert.equal(s.totalLoadTime, 0);
+    assert.equal(cache.inflight, 0);
+  });
+
+  test('a fetch hit pushes back idle expiry, as get() does', async () => {
+    const { cache, clock, src } = setup({ expireAfterAccess: 100 });
+    cache.set('a', 'A');
+    clock.now += 80;
+    assert.equal(await cache.fetch('a'), 'A');
+    clock.now += 80;
+    assert.equal(await cache.fetch('a'), 'A', 'still alive: the previous fetch was an access');
+    assert.equal(src.calls.length, 0);
+  });
+
+  test('setIfPresent() during a load wins like set()', async () => {
+    const { cache, src } = setup();
+    cache.set('a', 'v0');
+    const p = cache.fetch('a', { forceRefresh: true });
+    assert.equal(cache.setIfPresent('a', 'v2'), true);
+    src.last().d.resolve('v1');
+    assert.equal(await p, 'v2');
+    await flush();
+    assert.equal(cache.get('a'), 'v2');
+  });
+
+  test('a loaded value too heavy to keep is reported rejected; callers still get it', async () => {
+    const { cache, removals } = setup<{ w: number }>({ maxWeight: 10, weigher: (v) => v.w, loader: () => ({ w: 50 }) });
+    assert.deepEqual(await cache.fetch('a'), { w: 50 });
+    assert.equal(cache.has('a'), false);
+    assert.deepEqual(removals, [['a', { w: 50 }, 'rejected']]);
+  });
+});
 
 describe('fetch options', () => {
   test('ttl and weight of the fetch that starts the load apply to the stored value', async () => {
