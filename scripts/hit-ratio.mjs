@@ -8,7 +8,11 @@
  *   npm run hit-ratio                 build, then write docs/hit-ratio.md
  *   npm run hit-ratio -- --check      parity only: print it, exit 1 on a mismatch
  *   options: --traces DIR (default ../shared/traces), --reference FILE, --out FILE,
- *            --only cpp,P3 (a subset of traces), --jobs N (worker threads)
+ *            --only cpp,P3 (a subset of traces), --policies wtinylfu,belady (a subset of policies;
+ *            'belady' stands for the offline rows), --jobs N (worker threads)
+ *            With --only or --policies, the new rows replace the old ones in the raw results of the
+ *            last run (sim-out/hit-ratio-raw.json) and the document is rebuilt from the merge, so
+ *            retuning one policy costs one policy's replay; the document lists every run.
  *
  * Work is split into one job per (trace, mode, policy) and run on a pool of worker threads
  * (one per core), each job replaying the trace through the simulator of dist/sim.
@@ -53,6 +57,7 @@ async function mainThread() {
       reference: { type: 'string', default: resolve(root, '../shared/reference/miss_ratios.csv') },
       out: { type: 'string', default: join(root, 'docs/hit-ratio.md') },
       only: { type: 'string' },
+      policies: { type: 'string' },
       jobs: { type: 'string', default: String(os.availableParallelism?.() ?? os.cpus().length) },
       check: { type: 'boolean', default: false },
       // Re-render the document from the raw results of the last run (sim-out/hit-ratio-raw.json).
@@ -69,13 +74,27 @@ async function mainThread() {
     const raw = JSON.parse(readFileSync(rawFile, 'utf8'));
     const refRows = ref.parseReference(readFileSync(values.reference, 'utf8'));
     const checks = raw.groups.flatMap((g) => ref.parity(refRows, g.trace, g.mode, g.rows));
-    writeFileSync(values.out, renderDoc({ ...raw, refRows, checks, values: { ...values, only: raw.only } }));
+    writeFileSync(values.out, renderDoc({ ...raw, refRows, checks }));
     console.error(`hit-ratio: re-rendered ${relative(process.cwd(), values.out)} from ${relative(process.cwd(), rawFile)}`);
     return;
   }
   const refRows = ref.parseReference(readFileSync(values.reference, 'utf8'));
   const only = values.only ? new Set(values.only.split(',')) : null;
-  const policies = values.check ? ['lru', 'sieve', 's3fifo'] : [...sim.knownPolicies()];
+  const allPolicies = [...sim.knownPolicies()];
+  let policies = values.check ? ['lru', 'sieve', 's3fifo'] : allPolicies;
+  let withOptimum = true;
+  if (values.policies) {
+    const asked = values.policies.split(',');
+    for (const p of asked) {
+      if (p !== 'belady' && !allPolicies.includes(p)) {
+        console.error(`hit-ratio: --policies: unknown policy ${JSON.stringify(p)}; known: ${allPolicies.join(', ')}, belady`);
+        process.exit(2);
+      }
+    }
+    policies = asked.filter((p) => p !== 'belady');
+    withOptimum = asked.includes('belady');
+  }
+  const partial = !values.check && (values.only !== undefined || values.policies !== undefined);
 
   // ---- plan the jobs ----
   const jobs = [];
@@ -94,7 +113,7 @@ async function mainThread() {
       groups.push(group);
       const capacities = sizes.map((s) => s.capacity);
       for (const p of policies) jobs.push({ group, file, mode, policies: [p], optimum: false, capacities });
-      jobs.push({ group, file, mode, policies: [], optimum: true, capacities });
+      if (withOptimum) jobs.push({ group, file, mode, policies: [], optimum: true, capacities });
     }
   }
   jobs.sort((a, b) => b.group.requests - a.group.requests); // longest first packs the pool better
@@ -127,7 +146,10 @@ async function mainThread() {
         out[m.id] = m.result;
         done++;
         if (process.stderr.isTTY) process.stderr.write(`\rhit-ratio: ${done}/${jobs.length} jobs`);
-        if (done === jobs.length) resolveAll(out);
+        if (done === jobs.length) {
+          workers.forEach((x) => x.terminate());
+          resolveAll(out);
+        }
         else feed(w);
       });
       w.on('error', reject);
@@ -141,9 +163,31 @@ async function mainThread() {
     g.requests = r0.requests;
     g.unique = r0.uniqueKeys;
   }
+  const elapsedRun = (Date.now() - started) / 1000;
+  const run = { date: new Date().toISOString(), only: values.only ?? null, policies: values.policies ?? null, seconds: Math.round(elapsedRun) };
+
+  // ---- merge a partial run into the last full results ----
+  let allGroups = groups;
+  let runs = [run];
+  if (partial) {
+    if (!existsSync(rawFile)) {
+      console.error(`hit-ratio: --only/--policies update the results of a full run, and ${relative(process.cwd(), rawFile)} does not exist: run without them first`);
+      process.exit(2);
+    }
+    const raw = JSON.parse(readFileSync(rawFile, 'utf8'));
+    const replaced = (row) => (row.offline ? withOptimum : policies.includes(row.policy));
+    for (const g of groups) {
+      const old = raw.groups.find((o) => o.trace === g.trace && o.mode === g.mode);
+      if (old) old.rows = [...old.rows.filter((r) => !replaced(r)), ...g.rows];
+      else raw.groups.push(g);
+    }
+    allGroups = raw.groups;
+    runs = [...(raw.runs ?? []), run];
+  }
+  allGroups = allGroups.map(({ trace, mode, sizes, requests, unique, rows }) => ({ trace, mode, sizes, requests, unique, rows }));
 
   // ---- parity ----
-  const checks = groups.flatMap((g) => ref.parity(refRows, g.trace, g.mode, g.rows));
+  const checks = allGroups.flatMap((g) => ref.parity(refRows, g.trace, g.mode, g.rows));
   const failed = checks.filter((c) => !c.ok);
   const elapsed = (Date.now() - started) / 1000;
   if (values.check) {
@@ -154,9 +198,10 @@ async function mainThread() {
     process.exit(failed.length === 0 ? 0 : 1);
   }
 
+  const raw = { groups: allGroups, policies: allPolicies, runs };
   mkdirSync(dirname(rawFile), { recursive: true });
-  writeFileSync(rawFile, JSON.stringify({ groups: groups.map(({ trace, mode, sizes, requests, unique, rows }) => ({ trace, mode, sizes, requests, unique, rows })), policies, elapsed, generated: new Date().toISOString(), only: values.only }));
-  const md = renderDoc({ groups, policies, refRows, checks, elapsed, values });
+  writeFileSync(rawFile, JSON.stringify(raw));
+  const md = renderDoc({ ...raw, refRows, checks });
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(values.out, md);
   console.error(`hit-ratio: wrote ${relative(process.cwd(), values.out)} in ${elapsed.toFixed(1)} s; parity ${checks.length - failed.length}/${checks.length}`);
@@ -174,10 +219,9 @@ function signed(x) {
   return (x >= 0 ? '+' : '') + x.toFixed(2);
 }
 
-function renderDoc({ groups, policies, refRows, checks, elapsed, values, generated }) {
+function renderDoc({ groups, policies, refRows, checks, runs }) {
   const L = [];
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const cmd = 'npm run hit-ratio' + (values.only ? ` -- --only ${values.only}` : '');
   L.push('# Hit ratio on real traces');
   L.push('');
   L.push('<!-- Generated by scripts/hit-ratio.mjs; do not edit by hand. Rerun: npm run hit-ratio -->');
@@ -186,8 +230,13 @@ function renderDoc({ groups, policies, refRows, checks, elapsed, values, generat
   L.push('`../shared/traces/`, at the cache sizes of the libCacheSim reference (`../shared/reference/miss_ratios.csv`),');
   L.push('next to LRU, the offline optimum, and the best online algorithm libCacheSim measured at that size.');
   L.push('');
-  L.push(`- Command: \`${cmd}\` (builds, then runs \`node scripts/hit-ratio.mjs\`; \`-- --check\` runs the parity check alone).`);
-  L.push(`- Generated: ${generated ?? new Date().toISOString()} in ${elapsed.toFixed(0)} s on ${os.cpus().length} cores (${cpu}), Node ${process.version}, ${os.platform()} ${os.release()}.`);
+  L.push('- Command: `npm run hit-ratio` (builds, then runs `node scripts/hit-ratio.mjs` on a worker thread per core; `-- --check` runs the');
+  L.push('  parity check alone; `-- --policies wtinylfu` or `-- --only P3` replays just those and merges them into the last full results).');
+  L.push(`- Machine: ${os.cpus().length} cores (${cpu}), Node ${process.version}, ${os.platform()} ${os.release()}. Runs behind this page:`);
+  for (const r of runs) {
+    const what = r.only === null && r.policies === null ? 'full run' : `update${r.policies ? ` of ${r.policies}` : ''}${r.only ? ` on ${r.only}` : ''}`;
+    L.push(`  - ${r.date} (${what}, ${r.seconds} s)`);
+  }
   L.push('- Replay: per request `if (cache.get(k) === undefined) cache.set(k, true)`; every request counts, cold misses included (no warm-up), as in libCacheSim.');
   L.push('  Count mode bounds the cache by `maxEntries`; bytes mode by `maxWeight` with each object set with its size as weight.');
   L.push('- Cells are **hit ratios in percent** (100 - miss ratio). Caches are seeded (`seed: 1`), so reruns give the same numbers.');
