@@ -74,6 +74,14 @@ describe('trace errors: exit 1, file and place named, nothing on stdout', () => 
     assert.equal(r.out, '');
     assert.match(r.err, /bad2\.trc\.bin: truncated int32 record at byte offset 4/);
   });
+  test('an empty trace', async () => {
+    const p = join(dir, 'empty.csv');
+    writeFileSync(p, 'key,size\n# nothing here\n');
+    const r = await run('--no-chart', p);
+    assert.equal(r.code, 1);
+    assert.equal(r.out, '');
+    assert.match(r.err, /empty\.csv: no requests/);
+  });
   test('--bytes on a format without sizes', async () => {
     const p = join(dir, 'k.trc.bin');
     writeFileSync(p, Buffer.alloc(8));

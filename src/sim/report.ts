@@ -75,7 +75,7 @@ export function formatTable(r: TraceResult): string {
       line += pad(pct(row.hitRatio) + mark, cw) + pad(pct(row.missRatio) + ' ', cw);
       if (bytes) line += pad(pct(row.byteMissRatio ?? 0) + ' ', cw);
     }
-    lines.push(line);
+    lines.push(line.trimEnd());
   }
   lines.push(`  * best online policy at that size${r.rows.some((x) => x.offline) ? '; belady = offline optimum (upper bound)' : ''}`);
   return lines.join('\n');

@@ -342,6 +342,7 @@ export async function simulate(src: Source, opts: SimOptions): Promise<TraceResu
     }
     requests += count;
   }
+  if (requests === 0) throw new TraceError(`${src.description}: no requests in the trace`);
   if (c !== null && c.requests !== requests) {
     throw new TraceError(`${src.description}: the trace changed while it was read (${c.requests} then ${requests} requests)`);
   }
