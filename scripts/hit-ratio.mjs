@@ -244,7 +244,7 @@ function renderDoc({ groups, policies, refRows, checks, runs }) {
   L.push('  libCacheSim\'s Belady admits every miss, so its hit ratios are slightly lower; we reproduce them exactly with that variant (see Parity).');
   L.push('  In bytes mode no exact optimum is known; `belady` there is farthest-next-use ignoring size, and `belady-size` samples by size x distance.');
   L.push('- Memory: the online policies stream the trace. The optimum needs each request\'s next use; oracleGeneral carries it, and for the');
-  L.push('  other formats a first pass keeps the key sequence as typed arrays (8 bytes per request: 31 MB for P3\'s 3.9 million requests).');
+  L.push('  other formats a first pass keeps the key sequence as typed arrays (8 bytes per request, up to 12 while it is built: 31 to 47 MB for P3\'s 3.9 million requests).');
   L.push('- "best ref" is the online algorithm with the lowest miss ratio in the reference at that size (any of ARC, LIRS, TwoQ, SLRU, WTinyLFU, S3FIFO, Sieve, LHD, LeCaR, Cacheus, LRU, FIFO, Clock; not Belady).');
   L.push('');
   L.push('Traces: cpp, glimpse, multi2 and sprite are from the LIRS paper: S. Jiang and X. Zhang, "LIRS: An Efficient Low');

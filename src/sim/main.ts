@@ -44,10 +44,12 @@ policy at each cache size, next to the offline optimum (Belady). With no trace, 
 built-in synthetic workloads (Zipf, loop, scan + hot set, shifting hot set).
 
 Traces (read as streams; gzip when the name ends in .gz):
-  int32    .trc.bin      32-bit big-endian integers, one request each
-  lis      .lis          ARC format: "start nblocks ignore reqno" per line
-  oracle   *oracleGeneral*  libCacheSim oracleGeneral (24-byte records with object sizes)
-  text     .csv .txt .log  "key[,size]" per line ('#' comments; numeric keys read as numbers)
+  int32   *.trc.bin         32-bit big-endian integers, one request each
+  lis     *.lis             ARC format: "start nblocks ignore reqno" per line
+  oracle  *oracleGeneral*   libCacheSim oracleGeneral (24-byte records with object sizes)
+  text    *.csv .txt .log   "key[,size]" per line ('#' comments; numeric keys read as numbers)
+A name that says nothing is sniffed: text that looks like ARC lines is lis, other text is
+text; binary data needs --format (int32 and oracle cannot be told apart reliably).
 
 Options:
   -f, --format <name>     ${TRACE_FORMATS.join(' | ')} | auto (default auto: by name, else content)
@@ -67,10 +69,12 @@ Options:
       --seed <n>          seed of the built-in workloads and of every cache's hashing (default ${DEFAULT_SEED})
   -h, --help              this text
 
-Memory: the online policies need only their caches. Percentage sizes need a first pass that
-keeps each distinct key once. The optimum needs each request's next use: oracleGeneral
-traces carry it; for other formats a first pass records the key sequence as typed arrays,
-8 bytes per request (e.g. 800 MB for 100 million requests); pass --no-optimum to avoid it.
+Memory: the trace is streamed; the online policies need only their caches. Counting the
+distinct keys (for the report, and in a first pass for percentage sizes) keeps each distinct
+key once, up to 16 million. The optimum needs each request's next use: oracleGeneral traces
+carry it; for other formats a first pass records the key sequence as typed arrays, 8 bytes
+per request (up to 12 while it is built; e.g. about 1 GB for 100 million requests); pass
+--no-optimum to avoid it.
 
 Replay: for each request, get(key); on a miss, set(key) (with the size as weight in bytes
 mode). Every request counts, cold misses included, as in libCacheSim.

@@ -13,7 +13,7 @@
  * unique keys (sizes given as percentages), and, for the offline optimum on a trace that
  * does not carry next-use times, to record each request's key as a dense 32-bit id so that a
  * backward pass can compute next uses. That record is the one thing held in memory for the
- * whole trace: 8 bytes per request (ids + next uses) while the optimum runs.
+ * whole trace: 8 bytes per request (ids + next uses; up to 12 while the id array grows).
  */
 import { Cache } from '../cache.js';
 import { POLICY_NAMES } from '../policies/index.js';
