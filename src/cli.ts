@@ -9,6 +9,12 @@ Commands:
           hit ratios against cache size; "cortado sim --help" for details
 `;
 
+// A reader that stops early (`cortado sim ... | head`) is not an error of ours.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const io = {
   out: (s: string) => void process.stdout.write(s),
   err: (s: string) => void process.stderr.write(s),
