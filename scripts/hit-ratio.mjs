@@ -23,6 +23,7 @@ import { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sim = await import(join(root, 'dist/sim/index.js'));
@@ -164,7 +165,7 @@ async function mainThread() {
     g.unique = r0.uniqueKeys;
   }
   const elapsedRun = (Date.now() - started) / 1000;
-  const run = { date: new Date().toISOString(), only: values.only ?? null, policies: values.policies ?? null, seconds: Math.round(elapsedRun) };
+  const run = { date: new Date().toISOString(), only: values.only ?? null, policies: values.policies ?? null, seconds: Math.round(elapsedRun), source: sourceState() };
 
   // ---- merge a partial run into the last full results ----
   let allGroups = groups;
@@ -212,6 +213,18 @@ async function mainThread() {
 // The document
 // ---------------------------------------------------------------------------------------
 
+/** The commit the replayed code came from, and any uncommitted changes under src/. */
+function sourceState() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+    const head = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
+    return dirty.length === 0 ? `commit ${head}` : `commit ${head} plus uncommitted changes to ${dirty.join(', ')}`;
+  } catch {
+    return null;
+  }
+}
+
 function pct(x) {
   return (x * 100).toFixed(2);
 }
@@ -235,7 +248,7 @@ function renderDoc({ groups, policies, refRows, checks, runs }) {
   L.push(`- Machine: ${os.cpus().length} cores (${cpu}), Node ${process.version}, ${os.platform()} ${os.release()}. Runs behind this page:`);
   for (const r of runs) {
     const what = r.only === null && r.policies === null ? 'full run' : `update${r.policies ? ` of ${r.policies}` : ''}${r.only ? ` on ${r.only}` : ''}`;
-    L.push(`  - ${r.date} (${what}, ${r.seconds} s)`);
+    L.push(`  - ${r.date} (${what}, ${r.seconds} s${r.source ? `, source ${r.source}` : ''})`);
   }
   L.push('- Replay: per request `if (cache.get(k) === undefined) cache.set(k, true)`; every request counts, cold misses included (no warm-up), as in libCacheSim.');
   L.push('  Count mode bounds the cache by `maxEntries`; bytes mode by `maxWeight` with each object set with its size as weight.');
