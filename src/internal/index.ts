@@ -11,3 +11,4 @@ export function validate(cache: Cache<unknown, unknown>): void {
 export { POLICY_FACTORIES, POLICY_NAMES } from '../policies/index.js';
 export { hashKey } from './hash.js';
 export { TimerWheel } from './timer-wheel.js';
+export { FrequencySketch, Doorkeeper } from './sketch.js';

@@ -162,6 +162,16 @@ export class TinyLfuPolicy implements Policy {
   private pickFromSample(): number {
     const live = this.live;
     const want = Math.min(SAMPLE, live.size);
+    if (live.size <= SAMPLE) {
+      // Few residents: the sample is all of them (deterministic, no duplicate probes).
+      for (let i = 0; i < live.size; i++) {
+        const s = live.dense[i]!;
+        if (this.inSample[s] === 0) {
+          this.inSample[s] = 1;
+          this.sample[this.sampleLen++] = s;
+        }
+      }
+    }
     // Random probes; duplicates are skipped, with a bounded number of tries.
     for (let tries = 0; this.sampleLen < want && tries < 4 * SAMPLE; tries++) {
       const s = live.dense[this.rng.below(live.size)]!;

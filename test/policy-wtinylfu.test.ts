@@ -1,0 +1,125 @@
+/** W-TinyLFU ('wtinylfu'): hand-worked admission duels, the hill climber, weights. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cache } from 'cortado';
+import { validate } from 'cortado/internal';
+
+type Internals = { policy: { windowMax: number; mainMax: number; protectedMax: number } };
+const limits = (c: Cache<any, any>) => (c as unknown as Internals).policy;
+
+test('wtinylfu: Caffeine split of 10 entries: window 1, main 9, protected 7', () => {
+  const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 1 });
+  assert.deepEqual({ ...pick(limits(c)) }, { windowMax: 1, mainMax: 9, protectedMax: 7 });
+});
+
+function pick(p: Internals['policy']) {
+  return { windowMax: p.windowMax, mainMax: p.mainMax, protectedMax: p.protectedMax };
+}
+
+test('wtinylfu: the window candidate duels the probation victim; ties evict the candidate', () => {
+  const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 1 });
+  for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0 (0 is the LRU)
+  assert.equal(c.get(1), 1); // probation -> protected
+  c.set(10, 10); // candidate 9 (seen once) vs victim 0 (seen once): 9 goes
+  assert.equal(c.has(9), false);
+  assert.equal(c.has(0), true);
+  assert.equal(c.has(10), true);
+  c.set(20, 20); // candidate 10 vs 0: 10 goes, 20 sits in the window
+  assert.equal(c.has(10), false);
+  c.set(21, 21); // candidate 20 (1) vs 0 (1): 20 goes
+  assert.equal(c.has(20), false);
+  c.set(20, 20); // 20 seen twice now; candidate 21 (1) vs 0 (1): 21 goes
+  assert.equal(c.has(21), false);
+  c.set(22, 22); // candidate 20 (2) beats victim 0 (1): 0 goes, 20 enters probation
+  assert.equal(c.has(0), false);
+  assert.equal(c.has(20), true);
+  assert.equal(c.has(22), true);
+  assert.equal(c.has(1), true, 'the protected entry was never at risk');
+  assert.equal(c.size, 10);
+  validate(c as Cache<unknown, unknown>);
+});
+
+test('wtinylfu: a scan does not flush frequently used entries', () => {
+  const c = new Cache<number, number>({ maxEntries: 100, policy: 'wtinylfu', seed: 2 });
+  for (let r = 0; r < 5; r++) for (let k = 0; k < 50; k++) if (c.get(k) === undefined) c.set(k, k);
+  for (let k = 1000; k < 3000; k++) if (c.get(k) === undefined) c.set(k, k);
+  let kept = 0;
+  for (let k = 0; k < 50; k++) if (c.has(k)) kept++;
+  assert.ok(kept >= 48, `only ${kept} of the 50 hot keys survived the scan`);
+  validate(c as Cache<unknown, unknown>);
+});
+
+/**
+ * Replay `keys` through a cache (get, set on miss); returns the hit ratio over the second
+ * half of the trace, once the climber has had time to adapt.
+ */
+function replay(policy: 'wtinylfu' | 'lru', size: number, keys: Int32Array, after?: (c: Cache<number, number>) => void): number {
+  const c = new Cache<number, number>({ maxEntries: size, policy, seed: 3 });
+  let hits = 0;
+  const half = keys.length >> 1;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (c.get(k) === undefined) c.set(k, k);
+    else if (i >= half) hits++;
+  }
+  after?.(c);
+  validate(c as Cache<unknown, unknown>);
+  return hits / (keys.length - half);
+}
+
+test('wtinylfu: on a recency-friendly workload the climber grows the window toward LRU', () => {
+  // Each key is used a few times within a short span, then never again: LRU's best case,
+  // where frequency from the past predicts nothing.
+  const keys = new Int32Array(60_000);
+  let x = 7;
+  for (let i = 0; i < keys.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    keys[i] = Math.floor(i / 8) + (x % 150); // a sliding band of 150 keys
+  }
+  let window = 0;
+  const ours = replay('wtinylfu', 200, keys, (c) => (window = limits(c).windowMax));
+  const lru = replay('lru', 200, keys);
+  // It takes the climber ~100x the capacity in requests to get there (see the report).
+  assert.ok(window > 100, `window stayed at ${window} of 200`);
+  assert.ok(ours > lru - 0.02, `wtinylfu ${ours.toFixed(3)} vs lru ${lru.toFixed(3)}`);
+});
+
+test('wtinylfu: on a frequency-skewed workload with scans the window stays small and beats LRU', () => {
+  const keys = new Int32Array(60_000);
+  let x = 11;
+  let scan = 1_000_000;
+  for (let i = 0; i < keys.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const u = (x >>> 8) / 16777216;
+    keys[i] = u < 0.5 ? Math.floor(400 * u * u * 4) : scan++; // hot skewed set + one-off keys
+  }
+  let window = 0;
+  const ours = replay('wtinylfu', 200, keys, (c) => (window = limits(c).windowMax));
+  const lru = replay('lru', 200, keys);
+  assert.ok(window < 100, `window grew to ${window} of 200`);
+  assert.ok(ours > lru + 0.05, `wtinylfu ${ours.toFixed(3)} vs lru ${lru.toFixed(3)}`);
+});
+
+test('wtinylfu: weight-bounded: limits in weight, heavy candidates, validator after each step', () => {
+  const c = new Cache<number, number>({ maxEntries: 5000, maxWeight: 1000, weigher: (v) => v, policy: 'wtinylfu', seed: 4 });
+  const p = limits(c);
+  assert.equal(p.windowMax, 10);
+  assert.equal(p.mainMax, 990);
+  let x = 5;
+  for (let i = 0; i < 5000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const k = (x >>> 8) % 300;
+    if (c.get(k) === undefined) c.set(k, 1 + (k % 37));
+    if (i % 250 === 0) validate(c as Cache<unknown, unknown>);
+  }
+  assert.ok(c.weight <= 1000);
+  c.set(9999, 995); // heavier than the main space: lives in the window until the next newcomer
+  validate(c as Cache<unknown, unknown>);
+  c.set(10000, 3);
+  assert.ok(c.weight <= 1000);
+  validate(c as Cache<unknown, unknown>);
+  c.resize({ maxWeight: 200 });
+  assert.ok(c.weight <= 200);
+  assert.ok(limits(c).windowMax + limits(c).mainMax === 200);
+  validate(c as Cache<unknown, unknown>);
+});
