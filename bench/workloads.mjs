@@ -59,8 +59,9 @@ export function buildWorkload(name, cap, ops, keyType) {
       const s = name === 'zipf-0.8' ? 0.8 : 1.0;
       const space = cap * 10;
       const next = zipfSampler(space, s, random);
-      // Scatter ranks over the key space so that hot keys are not all small integers.
-      const scatter = (r) => Number((BigInt(r) * 2654435761n) % BigInt(space));
+      // Scatter ranks over the key space (a bijection: 7919 is prime and space = 10 x cap has
+      // only 2 and 5 as factors) so that hot keys are not all small integers.
+      const scatter = (r) => (r * 7919) % space;
       const interned = new Map();
       const trace = new Array(ops);
       for (let i = 0; i < ops; i++) {

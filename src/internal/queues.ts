@@ -15,8 +15,13 @@ export const NIL = -1;
 export class Queues {
   older: Int32Array;
   newer: Int32Array;
-  /** Which queue a slot is in, or -1 (one byte per slot; at most 127 queues). */
+  /**
+   * Which queue a slot is in, or -1 (one byte per slot; at most 127 queues). Kept only when
+   * the policy asks (`trackOwner`): a one-queue policy, or one that knows the queue from its
+   * own metadata, saves the byte per slot (it matters in the bytes-per-entry budget).
+   */
   owner: Int8Array;
+  readonly trackOwner: boolean;
   readonly head: Int32Array;
   readonly tail: Int32Array;
   /** Number of slots in each queue. */
@@ -24,10 +29,11 @@ export class Queues {
   /** Sum of the costs of the slots in each queue. */
   readonly cost: Float64Array;
 
-  constructor(queues: number, slots: number) {
+  constructor(queues: number, slots: number, trackOwner = true) {
+    this.trackOwner = trackOwner;
     this.older = new Int32Array(slots).fill(NIL);
     this.newer = new Int32Array(slots).fill(NIL);
-    this.owner = new Int8Array(slots).fill(-1);
+    this.owner = new Int8Array(trackOwner ? slots : 0).fill(-1);
     this.head = new Int32Array(queues).fill(NIL);
     this.tail = new Int32Array(queues).fill(NIL);
     this.length = new Float64Array(queues);
@@ -37,6 +43,7 @@ export class Queues {
   grow(slots: number): void {
     this.older = growInt32(this.older, slots, NIL);
     this.newer = growInt32(this.newer, slots, NIL);
+    if (!this.trackOwner) return;
     const owner = new Int8Array(slots).fill(-1);
     owner.set(this.owner);
     this.owner = owner;
@@ -50,7 +57,7 @@ export class Queues {
     if (h === NIL) this.tail[q] = s;
     else this.newer[h] = s;
     this.head[q] = s;
-    this.owner[s] = q;
+    if (this.trackOwner) this.owner[s] = q;
     this.length[q]!++;
     this.cost[q]! += cost;
   }
@@ -65,7 +72,7 @@ export class Queues {
     else this.newer[o] = n;
     this.older[s] = NIL;
     this.newer[s] = NIL;
-    this.owner[s] = -1;
+    if (this.trackOwner) this.owner[s] = -1;
     this.length[q]!--;
     this.cost[q]! -= cost;
   }
@@ -109,7 +116,7 @@ export class Queues {
     const limit = this.older.length + 1;
     while (s !== NIL) {
       if (seen.length > limit) throw new Error(`${name}: cycle in queue ${q}`);
-      if (this.owner[s] !== q) throw new Error(`${name}: slot ${s} in queue ${q} owned by ${this.owner[s]}`);
+      if (this.trackOwner && this.owner[s] !== q) throw new Error(`${name}: slot ${s} in queue ${q} owned by ${this.owner[s]}`);
       if (this.newer[s] !== prev) throw new Error(`${name}: slot ${s} back link ${this.newer[s]} != ${prev}`);
       seen.push(s);
       total += costOf(s);

@@ -17,7 +17,7 @@ export class LruPolicy implements Policy {
   private readonly q: Queues;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(1, slots);
+    this.q = new Queues(1, slots, false); // one queue: no owner byte
   }
 
   grow(slots: number): void {

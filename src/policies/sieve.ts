@@ -26,7 +26,7 @@ export class SievePolicy implements Policy {
   private hand = NIL;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(1, slots);
+    this.q = new Queues(1, slots, false); // one queue: no owner byte
     this.visited = new Uint8Array(slots);
   }
 
@@ -86,6 +86,6 @@ export class SievePolicy implements Policy {
     const seen = this.q.check(Q, this.name, (s) => this.host.costOf(s));
     if (seen.length !== size) broken(this.name, `queue holds ${seen.length} slots, cache ${size}`);
     for (const s of seen) if (!live(s)) broken(this.name, `slot ${s} queued but not live`);
-    if (this.hand !== NIL && this.q.owner[this.hand] !== Q) broken(this.name, `hand ${this.hand} not in queue`);
+    if (this.hand !== NIL && !seen.includes(this.hand)) broken(this.name, `hand ${this.hand} not in queue`);
   }
 }
