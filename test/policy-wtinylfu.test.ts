@@ -16,24 +16,32 @@ function pick(p: Internals['policy']) {
   return { windowMax: p.windowMax, mainMax: p.mainMax, protectedMax: p.protectedMax };
 }
 
-test('wtinylfu: the window candidate duels the probation victim; ties evict the candidate', () => {
+test('wtinylfu: the window candidate duels the probation victim; a returning loser grows the window', () => {
   const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 1 });
   for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0 (0 is the LRU)
   assert.equal(c.get(1), 1); // probation -> protected
-  c.set(10, 10); // candidate 9 (seen once) vs victim 0 (seen once): 9 goes
+  c.set(10, 10); // candidate 9 (seen once) vs victim 0 (seen once): a tie evicts the candidate
   assert.equal(c.has(9), false);
   assert.equal(c.has(0), true);
   assert.equal(c.has(10), true);
   c.set(20, 20); // candidate 10 vs 0: 10 goes, 20 sits in the window
   assert.equal(c.has(10), false);
-  c.set(21, 21); // candidate 20 (1) vs 0 (1): 20 goes
+  c.set(21, 21); // candidate 20 vs 0: 20 goes (its fingerprint joins the candidate ghosts)
   assert.equal(c.has(20), false);
-  c.set(20, 20); // 20 seen twice now; candidate 21 (1) vs 0 (1): 21 goes
+  assert.equal(limits(c).windowMax, 1);
+  c.set(20, 20); // a losing candidate came back: the window grows to 2, so no duel this time;
+  assert.equal(limits(c).windowMax, 2); // the main space is over its new limit of 8 and its
+  assert.equal(c.has(0), false); // LRU entry, 0, goes
+  assert.deepEqual(pick(limits(c)), { windowMax: 2, mainMax: 8, protectedMax: 6 });
+  assert.equal(c.has(21), true);
+  c.set(22, 22); // candidate 21 (seen once) vs victim 2 (seen once): 21 goes
   assert.equal(c.has(21), false);
-  c.set(22, 22); // candidate 20 (2) beats victim 0 (1): 0 goes, 20 enters probation
-  assert.equal(c.has(0), false);
+  assert.equal(c.has(2), true);
+  c.set(30, 30); // candidate 20 (seen twice) beats victim 2 (seen once): 2 goes, 20 stays
+  assert.equal(c.has(2), false);
   assert.equal(c.has(20), true);
   assert.equal(c.has(22), true);
+  assert.equal(c.has(30), true);
   assert.equal(c.has(1), true, 'the protected entry was never at risk');
   assert.equal(c.size, 10);
   validate(c as Cache<unknown, unknown>);

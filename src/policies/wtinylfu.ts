@@ -3,7 +3,8 @@
  *
  * Papers: [1] Einziger, Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission
  * Policy", ACM ToS 2017 (W-TinyLFU is section 5); [2] Einziger, Eytan, Friedman and Manes,
- * "Adaptive Software Cache Management", Middleware 2018 (the hill climber).
+ * "Adaptive Software Cache Management", Middleware 2018 (the hill climber); [3] Megiddo and
+ * Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST'03 (ghost-driven sizing).
  *
  * Layout. Three LRU queues over slots: a small admission *window*, and a segmented-LRU main
  * space split into *probation* and *protected*. A new entry always enters the window (so a
@@ -15,18 +16,25 @@
  *
  * Frequency. A count-min sketch of 4-bit counters, halved every RESET_RATIO x capacity
  * increments (see internal/sketch.ts). Every miss and every hit outside the window counts
- * once (see onAccess). The sketch is
- * seeded per cache; and, as Caffeine does against hash flooding, a candidate that loses its
- * duel but is itself warm (estimate >= ADMIT_WARM) is still admitted with probability 1/128,
- * so an attacker who inflates a victim's counters cannot pin it forever.
+ * once (see onAccess). The sketch is seeded per cache; and, as Caffeine does against hash
+ * flooding, a candidate that loses its duel but is itself warm (estimate >= ADMIT_WARM) is
+ * still admitted with probability 1/128, so an attacker who inflates a victim's counters
+ * cannot pin it forever.
  *
- * Adaptivity [2]. Recency-heavy workloads want a large window, frequency-heavy ones a small
- * window. Every CLIMB_SAMPLE_RATIO x capacity requests the hit ratio of the last sample is
- * compared with the one before: if it improved, the window keeps moving in the same
- * direction, otherwise it turns around. Steps start at CLIMB_STEP of the capacity, shrink
- * geometrically (CLIMB_DECAY) while the hit ratio is stable and restart at full size when
- * it jumps by more than CLIMB_RESTART (a workload change). Moving the boundary is lazy: the
- * limits change at once and entries drift across as the queues are next trimmed.
+ * Adaptivity. Recency-heavy workloads want a large window, frequency-heavy ones a small
+ * one. Caffeine moves the boundary with a hill climber [2] that compares the hit ratio of
+ * successive samples of requests. We implemented that climber and measured it on the shared
+ * traces (docs/hit-ratio.md): it needs tens of samples to settle, so on traces only ~10-100x
+ * the cache size it lost up to 5.6 points of hit ratio to LRU. Here each miss is itself the
+ * signal, as in ARC [3]: two ghost lists remember the fingerprints of recent *candidates*
+ * that lost their duel and of recent *main victims*. A miss on a
+ * candidate ghost means a larger window would have hit, so the window grows; a miss on a
+ * victim ghost means a larger main space would have hit, so it shrinks. Each step is ARC's,
+ * max(1, other ghost size / this ghost size) entries, in cost units of the average entry.
+ * The ghosts hold GHOST_RATIO x capacity fingerprints each: short ghosts react only to
+ * near misses, which keeps loops (reuse just beyond the cache) from dragging the window up.
+ * Moving the boundary is lazy: the limits change at once and entries drift across as the
+ * queues are next trimmed.
  *
  * Cost. With a weight-bounded cache the limits are in weight and each queue keeps its total
  * cost; an oversized candidate (heavier than the whole main space) is evicted at once, and a
@@ -38,6 +46,7 @@
 import { Queues, NIL } from '../internal/queues.js';
 import { FrequencySketch } from '../internal/sketch.js';
 import { XorShift32 } from '../internal/sample.js';
+import { GhostRing } from '../internal/ghost.js';
 import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
 const WINDOW = 0;
@@ -51,18 +60,11 @@ const PROTECTED_RATIO = 0.8;
 /** Sketch halving period, in multiples of the capacity (Caffeine and [1]: 10). */
 const RESET_RATIO = 10;
 /**
- * Requests per hill-climber sample, in multiples of the capacity (Caffeine: 10; 2 adapts in
- * time on the shorter shared traces and scored best on them, see docs/hit-ratio.md).
+ * Fingerprints each ghost list remembers, as a share of the capacity in entries. Swept over
+ * 0.1-1.0 on the shared traces: 0.1-0.25 never lose more than 1 point to LRU, 0.5+ start
+ * to chase loops (cpp, glimpse); 0.25 keeps the widest margin on the LRU bar.
  */
-const CLIMB_SAMPLE_RATIO = 2;
-/** Smallest climber sample in requests, so tiny caches do not climb on noise. */
-const CLIMB_SAMPLE_MIN = 1000;
-/** First and restart step of the climber, as a share of the capacity (Caffeine: 6.25%). */
-const CLIMB_STEP = 0.0625;
-/** Step shrink factor per sample while the hit ratio is stable (Caffeine: 0.98). */
-const CLIMB_DECAY = 0.98;
-/** A hit-ratio change this large restarts the climb at full step (Caffeine: 0.05). */
-const CLIMB_RESTART = 0.05;
+const GHOST_RATIO = 0.25;
 /** Smallest estimate for which a losing candidate may still win at random (Caffeine: 6). */
 const ADMIT_WARM = 6;
 /** Random admission of a warm loser happens when `rand & ADMIT_MASK === 0`: 1 in 128. */
@@ -80,12 +82,10 @@ export class WTinyLfuPolicy implements Policy {
   windowMax = 0;
   mainMax = 0;
   protectedMax = 0;
-  // hill climber
-  private sampleHits = 0;
-  private sampleMisses = 0;
-  private sampleSize = 0;
-  private previousHitRate = 0;
-  private step = 0;
+  /** Recent candidates that lost their duel (window too small if they come back). */
+  private readonly candidateGhosts: GhostRing;
+  /** Recent main victims (main space too small if they come back). */
+  private readonly victimGhosts: GhostRing;
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.q = new Queues(3, slots);
@@ -93,7 +93,8 @@ export class WTinyLfuPolicy implements Policy {
     this.rng = new XorShift32(host.seed);
     this.capacity = host.capacity;
     this.setWindow(this.initialWindow(host.capacity));
-    this.resetClimber();
+    this.candidateGhosts = new GhostRing(1);
+    this.victimGhosts = new GhostRing(1);
     this.sizeSketch(slots);
   }
 
@@ -119,16 +120,9 @@ export class WTinyLfuPolicy implements Policy {
     this.sketch.ensureCapacity(entries);
     this.sketch.resetPeriod = Math.max(RESET_RATIO * entries, 16);
     if (this.sketch.additions >= this.sketch.resetPeriod) this.sketch.halve();
-    this.sampleSize = Math.max(CLIMB_SAMPLE_RATIO * entries, CLIMB_SAMPLE_MIN);
-  }
-
-  private resetClimber(): void {
-    this.sampleHits = 0;
-    this.sampleMisses = 0;
-    this.previousHitRate = 0;
-    // Caffeine starts by trying to shrink the window; it starts at its smallest, so
-    // the first move that matters is an increase after a drop.
-    this.step = -CLIMB_STEP * this.capacity;
+    const ghosts = Math.max(1, Math.ceil(GHOST_RATIO * entries));
+    this.candidateGhosts.resize(ghosts);
+    this.victimGhosts.resize(ghosts);
   }
 
   grow(slots: number): void {
@@ -143,31 +137,20 @@ export class WTinyLfuPolicy implements Policy {
     const share = old > 0 ? this.windowMax / old : INITIAL_WINDOW;
     const w = Math.max(this.initialWindow(cap), Number.isInteger(cap) ? Math.round(share * cap) : share * cap);
     this.setWindow(w);
-    this.resetClimber();
     this.sizeSketch(this.q.older.length);
     this.demote();
   }
 
-  // ---- hill climber -------------------------------------------------------------------
+  // ---- adaptation ---------------------------------------------------------------------
 
-  private climb(): void {
-    const requests = this.sampleHits + this.sampleMisses;
-    const rate = this.sampleHits / requests;
-    const change = rate - this.previousHitRate;
-    const amount = change >= 0 ? this.step : -this.step;
-    this.step = Math.abs(change) >= CLIMB_RESTART ? CLIMB_STEP * this.capacity * (amount >= 0 ? 1 : -1) : CLIMB_DECAY * amount;
-    this.previousHitRate = rate;
-    this.sampleHits = 0;
-    this.sampleMisses = 0;
-    let delta = Number.isInteger(this.capacity) ? Math.trunc(amount) : amount;
-    // In a small cache a whole step is under one entry: after a jump, move by one anyway.
-    if (delta === 0 && Math.abs(change) >= CLIMB_RESTART) delta = amount >= 0 ? Math.min(1, this.capacity) : -Math.min(1, this.capacity);
-    if (delta === 0) return;
-    // Keep at least one unit in the window (it must hold the newcomer) and grow it only out
-    // of protected space, as Caffeine does.
-    const floor = Math.min(1, this.capacity);
-    const next = delta > 0 ? this.windowMax + Math.min(delta, this.protectedMax) : Math.max(floor, this.windowMax + delta);
-    this.setWindow(next);
+  /** Move the window boundary by `entries` average entries (negative: shrink the window). */
+  private adapt(entries: number): void {
+    const q = this.q;
+    const n = q.length[WINDOW]! + q.length[PROBATION]! + q.length[PROTECTED]!;
+    const unit = n > 0 ? (q.cost[WINDOW]! + q.cost[PROBATION]! + q.cost[PROTECTED]!) / n : 1;
+    // The window keeps room for one entry (the newcomer); it may grow to the whole cache.
+    const floor = Math.min(unit, this.capacity);
+    this.setWindow(Math.max(floor, this.windowMax + entries * unit));
     this.demote();
   }
 
@@ -175,7 +158,10 @@ export class WTinyLfuPolicy implements Policy {
 
   recordMiss(hash: number): void {
     this.sketch.increment(hash);
-    if (++this.sampleMisses + this.sampleHits >= this.sampleSize) this.climb();
+    const cg = this.candidateGhosts;
+    const vg = this.victimGhosts;
+    if (cg.take(hash)) this.adapt(Math.max(1, vg.size / Math.max(1, cg.size)));
+    else if (vg.take(hash)) this.adapt(-Math.max(1, cg.size / Math.max(1, vg.size)));
   }
 
   evictFor(_hash: number, cost: number): number {
@@ -214,14 +200,17 @@ export class WTinyLfuPolicy implements Policy {
             return cand;
           }
           q.unlink(q.owner[victim]!, victim, host.costOf(victim));
+          this.victimGhosts.add(host.hashOf(victim));
           return victim;
         }
         q.unlink(WINDOW, cand, cc);
+        this.candidateGhosts.add(host.hashOf(cand));
         return cand;
       }
       const victim = this.mainVictim();
       if (victim !== NIL) {
         q.unlink(q.owner[victim]!, victim, host.costOf(victim));
+        this.victimGhosts.add(host.hashOf(victim));
         return victim;
       }
       if (cand === NIL) return NO_SLOT;
@@ -262,7 +251,6 @@ export class WTinyLfuPolicy implements Policy {
     // references, which says little about long-term popularity (measured: it helps on
     // block traces and costs nothing elsewhere; libCacheSim counts only main hits too).
     if (this.q.owner[slot] !== WINDOW) this.sketch.increment(this.host.hashOf(slot));
-    this.sampleHits++;
     this.touch(slot);
   }
 
@@ -305,7 +293,8 @@ export class WTinyLfuPolicy implements Policy {
   clear(): void {
     this.q.clear();
     this.sketch.clear();
-    this.resetClimber();
+    this.candidateGhosts.clear();
+    this.victimGhosts.clear();
   }
 
   validate(live: (slot: number) => boolean, size: number): void {
@@ -327,5 +316,7 @@ export class WTinyLfuPolicy implements Policy {
       broken(this.name, `protected holds ${this.q.cost[PROTECTED]} > limit ${this.protectedMax}`);
     }
     this.sketch.validate(this.name);
+    this.candidateGhosts.check(`${this.name} candidate ghosts`);
+    this.victimGhosts.check(`${this.name} victim ghosts`);
   }
 }
