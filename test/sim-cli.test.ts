@@ -178,7 +178,7 @@ test('the bin: --help, exit codes', () => {
   const help = spawnSync(process.execPath, [cli, 'sim', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /Usage: cortado sim/);
-  assert.match(help.stdout, /8 bytes per request/);
+  assert.match(help.stdout, /8 bytes\s+per request/);
   const bad = spawnSync(process.execPath, [cli, 'sim', '--sizes', 'x'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.equal(bad.stdout, '');
