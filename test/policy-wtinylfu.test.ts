@@ -108,6 +108,33 @@ test('wtinylfu: on a frequency-skewed workload with scans the window stays small
   assert.ok(ours > lru + 0.05, `wtinylfu ${ours.toFixed(3)} vs lru ${lru.toFixed(3)}`);
 });
 
+test('wtinylfu: after a recency phase grows the window, a frequency phase shrinks it again', () => {
+  const c = new Cache<number, number>({ maxEntries: 200, policy: 'wtinylfu', seed: 5 });
+  const l = new Cache<number, number>({ maxEntries: 200, policy: 'lru', seed: 5 });
+  let x = 13;
+  const rand = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  const run = (k: number, cache: Cache<number, number>) => (cache.get(k) === undefined ? (cache.set(k, k), 0) : 1);
+  for (let i = 0; i < 30_000; i++) {
+    const k = Math.floor(i / 8) + (rand() % 150);
+    run(k, c);
+    run(k, l);
+  }
+  const grown = limits(c).windowMax;
+  assert.ok(grown > 150, `window only grew to ${grown}`);
+  let ours = 0;
+  let lru = 0;
+  let scan = 10_000_000;
+  for (let i = 0; i < 30_000; i++) {
+    const u = (rand() >>> 8) / 16777216;
+    const k = u < 0.5 ? 1_000_000 + Math.floor(1600 * u * u) : scan++;
+    ours += run(k, c);
+    lru += run(k, l);
+  }
+  assert.ok(limits(c).windowMax < 50, `window stuck at ${limits(c).windowMax}`);
+  assert.ok(ours > lru * 1.3, `wtinylfu ${ours} hits vs lru ${lru}`);
+  validate(c as Cache<unknown, unknown>);
+});
+
 test('wtinylfu: weight-bounded: limits in weight, heavy candidates, validator after each step', () => {
   const c = new Cache<number, number>({ maxEntries: 5000, maxWeight: 1000, weigher: (v) => v, policy: 'wtinylfu', seed: 4 });
   const p = limits(c);

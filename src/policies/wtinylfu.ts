@@ -65,6 +65,12 @@ const RESET_RATIO = 10;
  * to chase loops (cpp, glimpse); 0.25 keeps the widest margin on the LRU bar.
  */
 const GHOST_RATIO = 0.25;
+/**
+ * Smallest main space, as a share of the capacity (at least one entry). With no main space
+ * there would be no duels and no victims, so no ghost could ever say "shrink the window":
+ * a cache that went pure-LRU in a recency phase would stay LRU through a frequency phase.
+ */
+const MIN_MAIN = 0.01;
 /** Smallest estimate for which a losing candidate may still win at random (Caffeine: 6). */
 const ADMIT_WARM = 6;
 /** Random admission of a warm loser happens when `rand & ADMIT_MASK === 0`: 1 in 128. */
@@ -148,9 +154,10 @@ export class WTinyLfuPolicy implements Policy {
     const q = this.q;
     const n = q.length[WINDOW]! + q.length[PROBATION]! + q.length[PROTECTED]!;
     const unit = n > 0 ? (q.cost[WINDOW]! + q.cost[PROBATION]! + q.cost[PROTECTED]!) / n : 1;
-    // The window keeps room for one entry (the newcomer); it may grow to the whole cache.
+    // The window keeps room for one entry (the newcomer), the main space for MIN_MAIN.
     const floor = Math.min(unit, this.capacity);
-    this.setWindow(Math.max(floor, this.windowMax + entries * unit));
+    const ceiling = this.capacity - Math.max(unit, MIN_MAIN * this.capacity);
+    this.setWindow(Math.max(floor, Math.min(ceiling, this.windowMax + entries * unit)));
     this.demote();
   }
 
