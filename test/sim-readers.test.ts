@@ -170,6 +170,7 @@ describe('ARC .lis', () => {
     assert.throws(() => parseBuffer('lis', Buffer.from('1 2 0 0\n3 x 0 1\n'), 'p.lis'), /p\.lis: line 2: nblocks "x"/);
     assert.throws(() => parseBuffer('lis', Buffer.from('1 2 0 0\n\n-4 1 0 1\n'), 'p.lis'), /p\.lis: line 3: start_block "-4"/);
     assert.throws(() => parseBuffer('lis', Buffer.from('7\n'), 'p.lis'), /p\.lis: line 1: expected/);
+    assert.throws(() => parseBuffer('lis', Buffer.from('1 99999999999 0 0\n'), 'p.lis'), /p\.lis: line 1: nblocks 99999999999 is more than/);
   });
 });
 

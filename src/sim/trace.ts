@@ -60,6 +60,9 @@ const BATCH = 1 << 16;
 /** Read size: large reads keep the per-chunk overhead negligible. */
 const READ_CHUNK = 1 << 20;
 
+/** Most requests one ARC line may stand for: lines are expanded in memory, so a wild value must not be. */
+const MAX_LIS_BLOCKS = 1 << 24;
+
 /** Collects parsed requests and hands out full batches. */
 export class BatchBuilder {
   keys: TraceKey[] = [];
@@ -270,6 +273,7 @@ export class LisParser extends LineParser {
     if (start === null || start < 0) throw this.fail(`start_block ${JSON.stringify(clip(f[0]!))} is not a non-negative integer`);
     if (n === null || n < 1) throw this.fail(`nblocks ${JSON.stringify(clip(f[1]!))} is not a positive integer`);
     if (start + n - 1 > Number.MAX_SAFE_INTEGER) throw this.fail('block numbers above 2^53');
+    if (n > MAX_LIS_BLOCKS) throw this.fail(`nblocks ${n} is more than ${MAX_LIS_BLOCKS} (a malformed line? one line is expanded in memory)`);
     let keys = out.keys;
     for (let i = 0; i < n; i++) {
       keys.push(start + i);
