@@ -365,7 +365,8 @@ function renderDoc({ groups, policies, refRows, checks, runs }) {
     for (const [title, get, getRef] of metrics) {
       L.push('');
       if (bytes) L.push(`${title}:`, '');
-      L.push(`| size | basis | ${cols.join(' | ')} | best ref online |`);
+      const refHead = title.startsWith('Byte') ? 'best ref online (ranked by object miss ratio)' : 'best ref online';
+      L.push(`| size | basis | ${cols.join(' | ')} | ${refHead} |`);
       L.push(`| ---: | --- | ${cols.map(() => '---:').join(' | ')} | --- |`);
       for (const { capacity, basis } of g.sizes) {
         const at = (p) => g.rows.find((r) => r.policy === p && r.capacity === capacity);
