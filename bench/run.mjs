@@ -2,9 +2,9 @@
 //
 // Every case runs in a fresh child process (bench/case.mjs) so that one contender's JIT
 // feedback and garbage never affect another's. Cases run one at a time. Within a cell
-// (workload x capacity x key type) contenders run back to back, in `--rounds` rotations with
-// the order shifted each round, and the median over rounds is kept: ratios to Map and to the
-// fastest exact-bound peer are computed from numbers measured minutes apart at most.
+// (workload x capacity x key type) contenders run back to back (in `--rounds` rotations with
+// the order shifted each round, median over rounds; default one round), so ratios to Map and
+// to the fastest exact-bound peer come from numbers measured minutes apart at most.
 //
 // Options: --quick (capacity 100,000 only, fewer passes: a few minutes), --only=<substring>
 // (contenders), --workloads=a,b --caps=1000,100000 --keys=number,string, --no-memory,
@@ -30,9 +30,11 @@ const caps = opt('caps', quick ? '100000' : '1000,100000,1000000').split(',').ma
 const keyTypes = opt('keys', 'number,string').split(',');
 const workloads = opt('workloads', WORKLOADS.join(',')).split(',');
 const only = opt('only', '');
-const passes = Number(opt('passes', quick ? 5 : 7));
-const rounds = Number(opt('rounds', quick ? 1 : 2));
-const baseOps = Number(opt('ops', quick ? 1_000_000 : 2_000_000));
+const passes = Number(opt('passes', 5));
+// Passes at 1M entries, where one pass is 2M+ requests over a cold, large working set.
+const bigPasses = Number(opt('big-passes', 3));
+const rounds = Number(opt('rounds', 1));
+const baseOps = Number(opt('ops', 1_000_000));
 const out = opt('out', join(here, 'results', `${quick ? 'quick' : 'full'}.json`));
 const contenders = CONTENDERS.filter((c) => only === '' || only.split(',').some((o) => c.name.includes(o)));
 
@@ -57,6 +59,26 @@ const median = (xs) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+function save() {
+  const doc = {
+    command: `npm run ${quick ? 'bench:quick' : 'bench'}${argv.filter((a) => a !== '--quick').length ? ' -- ' + argv.filter((a) => a !== '--quick').join(' ') : ''}`,
+    date: started.toISOString(),
+    finished: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    defaultPolicy: DEFAULT_POLICY,
+    config: { caps, keyTypes, workloads, passes, bigPasses, rounds, baseOps },
+    results,
+    memory,
+};
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(doc, null, 1));
+}
+
 let done = 0;
 const total = caps.length * keyTypes.length * workloads.length * contenders.length * rounds;
 for (const cap of caps) {
@@ -68,7 +90,7 @@ for (const cap of caps) {
       for (let r = 0; r < rounds; r++) {
         for (let i = 0; i < contenders.length; i++) {
           const c = contenders[(i + r) % contenders.length];
-          const res = child('case.mjs', { name: c.name, workload, cap, keyType, ops, passes });
+          const res = child('case.mjs', { name: c.name, workload, cap, keyType, ops, passes: cap >= 1_000_000 ? bigPasses : passes });
           done++;
           if (res !== null) samples.get(c.name).push(res);
           process.stdout.write(
@@ -83,9 +105,10 @@ for (const cap of caps) {
           name: c.name, bound: c.bound, workload, cap, keyType, ops,
           opsPerSec: median(s.map((x) => x.opsPerSec)),
           hitRatio: s[0].hitRatio,
-          rounds: s.length, passes,
+          rounds: s.length, passes: cap >= 1_000_000 ? bigPasses : passes,
         });
       }
+      save();
     }
   }
 }
@@ -103,21 +126,5 @@ if (!flag('no-memory')) {
   process.stdout.write('\n');
 }
 
-const doc = {
-  command: `npm run ${quick ? 'bench:quick' : 'bench'}${argv.filter((a) => a !== '--quick').length ? ' -- ' + argv.filter((a) => a !== '--quick').join(' ') : ''}`,
-  date: started.toISOString(),
-  finished: new Date().toISOString(),
-  node: process.version,
-  v8: process.versions.v8,
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  cores: os.cpus().length,
-  totalMemGiB: Math.round(os.totalmem() / 2 ** 30),
-  platform: `${os.type()} ${os.release()} ${os.arch()}`,
-  defaultPolicy: DEFAULT_POLICY,
-  config: { caps, keyTypes, workloads, passes, rounds, baseOps },
-  results,
-  memory,
-};
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(doc, null, 1));
+save();
 console.log(`wrote ${out}`);

@@ -213,19 +213,22 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.misses++;
       return undefined;
     }
-    if (this.expiring && this.expiresAt[slot]! !== NO_DEADLINE) {
-      const now = this.clock();
-      if (this.expiresAt[slot]! <= now) {
-        this.misses++;
-        // Within its stale window the entry stays for fetch() to serve; get() never sees it.
-        if (this.expiresAt[slot]! + this.retain <= now) {
-          this.removeSlot(slot, 'expired', true);
-          this.deliver();
+    // One test on the hit path when no expiry is configured (idle expiry implies `expiring`).
+    if (this.expiring) {
+      if (this.expiresAt[slot]! !== NO_DEADLINE) {
+        const now = this.clock();
+        if (this.expiresAt[slot]! <= now) {
+          this.misses++;
+          // Within its stale window the entry stays for fetch() to serve; get() never sees it.
+          if (this.expiresAt[slot]! + this.retain <= now) {
+            this.removeSlot(slot, 'expired', true);
+            this.deliver();
+          }
+          return undefined;
         }
-        return undefined;
       }
+      if (this.idleTtl > 0) this.touch(slot);
     }
-    if (this.idleTtl > 0) this.touch(slot);
     this.policy.onAccess(slot);
     this.hits++;
     return this.valAt[slot];
