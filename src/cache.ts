@@ -44,8 +44,8 @@ import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';
 import { byteWeigher } from './sizeof.js';
 
-/** Policy used when the `policy` option is absent. */
-export const DEFAULT_POLICY: PolicyName = 's3fifo';
+/** Policy used when the `policy` option is absent: adaptive W-TinyLFU, the only one that meets the bar on every shared trace (docs/hit-ratio.md). */
+export const DEFAULT_POLICY: PolicyName = 'wtinylfu';
 /** First slot allocation; arrays double from here up to maxEntries. */
 const INITIAL_SLOTS = 64;
 const NO_DEADLINE = Infinity;

@@ -20,7 +20,7 @@ export interface CacheOptions<K, V> {
    * given to `set()` is taken as the entry's full byte count. Not together with `maxWeight`.
    */
   maxBytes?: number | undefined;
-  /** Eviction policy (default `'s3fifo'` until the simulator picks one by evidence). */
+  /** Eviction policy (default `'wtinylfu'`, chosen on real traces: see docs/hit-ratio.md). */
   policy?: PolicyName | undefined;
   /** Default time-to-live in ms after each write; 0 or absent: no expiry. */
   ttl?: number | undefined;
