@@ -53,6 +53,8 @@ class Ghost {
   private fp: Int32Array;
   private cost: Float64Array;
   private alive: Uint8Array;
+  /** Bucket of the table that indexes each ring position (valid while the record is alive). */
+  private bucket: Int32Array;
   private table: Int32Array;
   private mask: number;
   private live = 0; // records alive (and in the table)
@@ -67,6 +69,7 @@ class Ghost {
     this.fp = new Int32Array(n);
     this.cost = new Float64Array(n);
     this.alive = new Uint8Array(n);
+    this.bucket = new Int32Array(n);
     this.table = new Int32Array(2 * n);
     this.mask = 2 * n - 1;
   }
@@ -94,6 +97,7 @@ class Ghost {
     let i = fp & mask;
     while (table[i] !== 0) i = (i + 1) & mask;
     table[i] = pos + 1;
+    this.bucket[pos] = i;
   }
 
   /** Empty bucket `i`, shifting later members of its probe run back (no tombstones). */
@@ -110,6 +114,7 @@ class Ghost {
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!stays) {
         table[i] = e;
+        this.bucket[e - 1] = i;
         i = j;
       }
     }
@@ -118,6 +123,7 @@ class Ghost {
 
   /** Remove `fp` if present; true when it was. */
   take(fp: number): boolean {
+    if (this.live === 0) return false;
     const b = this.find(fp);
     if (b < 0) return false;
     const pos = this.table[b]! - 1;
@@ -151,7 +157,7 @@ class Ghost {
       this.count--;
       if (this.alive[pos] === 1) {
         this.alive[pos] = 0;
-        this.removeIndex(this.find(this.fp[pos]!));
+        this.removeIndex(this.bucket[pos]!);
         this.live--;
         this.total -= this.cost[pos]!;
         return;
@@ -166,6 +172,7 @@ class Ghost {
     const fp = new Int32Array(size);
     const cost = new Float64Array(size);
     const alive = new Uint8Array(size);
+    if (size !== n) this.bucket = new Int32Array(size);
     let j = 0;
     for (let i = 0; i < this.count; i++) {
       const pos = (this.first + i) & (n - 1);
@@ -212,6 +219,7 @@ class Ghost {
         total += this.cost[pos]!;
         const b = this.find(this.fp[pos]!);
         if (b < 0 || this.table[b]! - 1 !== pos) broken('s3fifo', `ghost index misses record ${pos}`);
+        if (this.bucket[pos] !== b) broken('s3fifo', `ghost record ${pos} thinks it is in bucket ${this.bucket[pos]}, not ${b}`);
       }
     }
     let indexed = 0;
