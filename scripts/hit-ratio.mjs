@@ -28,6 +28,7 @@ import { execFileSync } from 'node:child_process';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sim = await import(join(root, 'dist/sim/index.js'));
 const ref = await import(join(root, 'dist/sim/reference.js'));
+const core = await import(join(root, 'dist/index.js'));
 
 if (!isMainThread) {
   // ---- worker: run one job ----
@@ -307,6 +308,13 @@ function renderDoc({ groups, policies, refRows, checks, runs }) {
   }
   L.push('');
   L.push('The bar for the default policy (issue 3): never more than 1 point below LRU at any trace and size, and on average within 1 point of the best online algorithm of the reference.');
+  const meets = policies.filter((p) => {
+    const cs = cells.filter((c) => c.policy === p);
+    const wb = cs.filter((c) => c.best !== null);
+    const meanBest = wb.reduce((s, c) => s + (c.hit - c.best) * 100, 0) / Math.max(1, wb.length);
+    return cs.length > 0 && cs.every((c) => (c.hit - c.lru) * 100 >= -1) && meanBest >= -1;
+  });
+  L.push(`Policies that meet it in this run: ${meets.length === 0 ? 'none' : meets.map((p) => `\`${p}\``).join(', ')}. The library's default (\`DEFAULT_POLICY\`) is \`${core.DEFAULT_POLICY}\`.`);
   L.push('');
 
   // ---- parity ----
