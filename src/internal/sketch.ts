@@ -10,7 +10,7 @@
  *  - a count-min sketch (Cormode and Muthukrishnan, 2005) never under-estimates between two
  *    halvings: each key increments four counters and its estimate is the smallest.
  *
- * Layout: a Uint32Array of blocks of four words; a word packs eight 4-bit counters. A key
+ * Layout: an Int32Array of blocks of four words; a word packs eight 4-bit counters. A key
  * maps to one block (so its four counters share a 16-byte run of memory, one cache line) and
  * takes one counter in each of the block's four words, chosen by independent bits of a
  * second mix. The block index is the low bits of the key's mixed hash, which makes growing
@@ -47,9 +47,28 @@ function popcount32(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
+/**
+ * Halve every 4-bit counter of `t` in place; returns how many counters were odd. A function of
+ * its own so that its loop is optimised (on-stack) without leaving the caller's code after
+ * the loop unoptimised: as a method it deoptimised once per halving at large sizes.
+ */
+function halveWords(t: Int32Array): number {
+  let odd = 0;
+  for (let i = 0; i < t.length; i++) {
+    const w = t[i]!;
+    odd += popcount32(w & ONE_BITS);
+    t[i] = (w >>> 1) & RESET_MASK;
+  }
+  return odd;
+}
+
 export class FrequencySketch {
-  /** Blocks of four words, eight 4-bit counters per word. */
-  table: Uint32Array;
+  /**
+   * Blocks of four words, eight 4-bit counters per word. Int32Array rather than Uint32Array:
+   * a word with its top counter at 8 or more is then still a small integer to V8, where an
+   * unsigned word above 2^31 would be handled as a float on the hot path.
+   */
+  table: Int32Array;
   private blockMask: number;
   private readonly seed: number;
   /** Increments since the last halving. */
@@ -66,7 +85,7 @@ export class FrequencySketch {
    */
   constructor(entries: number, seed: number, resetPeriod: number) {
     const blocks = FrequencySketch.blocksFor(entries);
-    this.table = new Uint32Array(blocks * 4);
+    this.table = new Int32Array(blocks * 4);
     this.blockMask = blocks - 1;
     this.seed = mix32(seed ^ 0x5f356495);
     this.resetPeriod = Math.max(1, resetPeriod);
@@ -83,7 +102,7 @@ export class FrequencySketch {
     const blocks = FrequencySketch.blocksFor(entries);
     let table = this.table;
     while (table.length < blocks * 4) {
-      const next = new Uint32Array(table.length * 2);
+      const next = new Int32Array(table.length * 2);
       next.set(table, 0);
       next.set(table, table.length);
       table = next;
@@ -98,17 +117,27 @@ export class FrequencySketch {
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
     const t = this.table;
-    let added = false;
-    for (let i = 0; i < 4; i++) {
-      const shift = ((g >>> (i << 3)) & 7) << 2;
-      const w = base + i;
-      const word = t[w]!;
-      if (((word >>> shift) & MAX_COUNT) < MAX_COUNT) {
-        t[w] = word + (1 << shift);
-        added = true;
-      }
-    }
-    if (added && ++this.additions >= this.resetPeriod) this.halve();
+    // Unrolled and branch-free (hot: runs on every hit and miss). inc_i is 1 unless counter i
+    // is saturated; its word gains inc_i << shift_i. Every value stays an int32 (an Int32Array
+    // word plus at most 1 << 28 wraps with `| 0`), so no step goes through a float.
+    const s0 = (g & 7) << 2;
+    const s1 = ((g >>> 8) & 7) << 2;
+    const s2 = ((g >>> 16) & 7) << 2;
+    const s3 = ((g >>> 24) & 7) << 2;
+    const w0 = t[base]!;
+    const w1 = t[base + 1]!;
+    const w2 = t[base + 2]!;
+    const w3 = t[base + 3]!;
+    // ((c + 1) >> 4) is 1 exactly when c is 15: xor 1 turns it into "not saturated".
+    const i0 = (((((w0 >>> s0) & MAX_COUNT) + 1) >> 4) ^ 1);
+    const i1 = (((((w1 >>> s1) & MAX_COUNT) + 1) >> 4) ^ 1);
+    const i2 = (((((w2 >>> s2) & MAX_COUNT) + 1) >> 4) ^ 1);
+    const i3 = (((((w3 >>> s3) & MAX_COUNT) + 1) >> 4) ^ 1);
+    t[base] = (w0 + (i0 << s0)) | 0;
+    t[base + 1] = (w1 + (i1 << s1)) | 0;
+    t[base + 2] = (w2 + (i2 << s2)) | 0;
+    t[base + 3] = (w3 + (i3 << s3)) | 0;
+    if ((i0 | i1 | i2 | i3) !== 0 && ++this.additions >= this.resetPeriod) this.halve();
   }
 
   /** Estimated recent count of the key with this hash (0..15). */
@@ -117,23 +146,18 @@ export class FrequencySketch {
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
     const t = this.table;
-    let min = MAX_COUNT;
-    for (let i = 0; i < 4; i++) {
-      const c = (t[base + i]! >>> (((g >>> (i << 3)) & 7) << 2)) & MAX_COUNT;
-      if (c < min) min = c;
-    }
-    return min;
+    const c0 = (t[base]! >>> ((g & 7) << 2)) & MAX_COUNT;
+    const c1 = (t[base + 1]! >>> (((g >>> 8) & 7) << 2)) & MAX_COUNT;
+    const c2 = (t[base + 2]! >>> (((g >>> 16) & 7) << 2)) & MAX_COUNT;
+    const c3 = (t[base + 3]! >>> (((g >>> 24) & 7) << 2)) & MAX_COUNT;
+    const a = c0 < c1 ? c0 : c1;
+    const b = c2 < c3 ? c2 : c3;
+    return a < b ? a : b;
   }
 
   /** Halve every counter (aging). Exposed for tests. */
   halve(): void {
-    const t = this.table;
-    let odd = 0;
-    for (let i = 0; i < t.length; i++) {
-      const w = t[i]!;
-      odd += popcount32(w & ONE_BITS);
-      t[i] = (w >>> 1) & RESET_MASK;
-    }
+    const odd = halveWords(this.table);
     // Each key owns four counters: odd/4 estimates the increments lost to truncation.
     this.additions = Math.max(0, (this.additions - (odd >>> 2)) >>> 1);
     this.resets++;
