@@ -42,6 +42,14 @@
  * duel), as Caffeine does.
  *
  * Hit cost: a reorder (one queue move) plus four counter increments.
+ *
+ * Speed (docs/perf-notes.md). A hit outside the window only notes its slot in a small buffer;
+ * the sketch increments of buffered hits run in one batch, in hit order, before anything reads
+ * or reshapes the sketch (a miss, an update, a removal, a duel, grow/resize) or when the
+ * buffer fills. The sketch therefore goes through exactly the same sequence of increments
+ * and halvings as if each hit had counted at once, so every decision is unchanged; but the
+ * hit path loses two dependent memory reads (the key's hash, then its sketch block), and the
+ * batch overlaps the reads of many hits instead of stalling on each.
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { FrequencySketch } from '../internal/sketch.js';
@@ -77,6 +85,11 @@ const MIN_MAIN = 0.01;
 const ADMIT_WARM = 6;
 /** Random admission of a warm loser happens when `rand & ADMIT_MASK === 0`: 1 in 128. */
 const ADMIT_MASK = 127;
+/**
+ * Hits buffered before their sketch increments run (see the banner). 64 slots: large enough
+ * to overlap the memory reads of many hits, small enough to stay in L1 (256 bytes).
+ */
+const PENDING_HITS = 64;
 
 export class WTinyLfuPolicy implements Policy {
   readonly name = 'wtinylfu';
@@ -94,6 +107,9 @@ export class WTinyLfuPolicy implements Policy {
   private readonly candidateGhosts: GhostRing;
   /** Recent main victims (main space too small if they come back). */
   private readonly victimGhosts: GhostRing;
+  /** Slots hit outside the window whose sketch increments have not run yet, oldest first. */
+  private readonly pending = new Int32Array(PENDING_HITS);
+  private pendingCount = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.q = new Queues(3, slots);
@@ -134,11 +150,13 @@ export class WTinyLfuPolicy implements Policy {
   }
 
   grow(slots: number): void {
+    this.countHits();
     this.q.grow(slots);
     this.sizeSketch(slots);
   }
 
   resize(): void {
+    this.countHits();
     const old = this.capacity;
     const cap = this.host.capacity;
     this.capacity = cap;
@@ -165,7 +183,26 @@ export class WTinyLfuPolicy implements Policy {
 
   // ---- protocol -----------------------------------------------------------------------
 
+  /**
+   * Run the sketch increments of the buffered hits, in hit order. Every slot in the buffer is
+   * still live with the key it was hit with: a slot changes key only by an insertion, which
+   * starts with recordMiss, and a removal (onRemove) counts the buffer first.
+   */
+  countHits(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    const p = this.pending;
+    const host = this.host;
+    // Two passes: all the hash reads, then all the increments, so that the memory reads of
+    // one pass do not wait on each other.
+    for (let i = 0; i < n; i++) p[i] = host.hashOf(p[i]!);
+    const sketch = this.sketch;
+    for (let i = 0; i < n; i++) sketch.increment(p[i]!);
+    this.pendingCount = 0;
+  }
+
   recordMiss(hash: number): void {
+    if (this.pendingCount !== 0) this.countHits();
     this.sketch.increment(hash);
     const cg = this.candidateGhosts;
     const vg = this.victimGhosts;
@@ -236,6 +273,7 @@ export class WTinyLfuPolicy implements Policy {
 
   /** TinyLFU admission [1]: does the candidate deserve the victim's place? */
   private admit(cand: number, victim: number): boolean {
+    if (this.pendingCount !== 0) this.countHits();
     const cf = this.sketch.frequency(this.host.hashOf(cand));
     const vf = this.sketch.frequency(this.host.hashOf(victim));
     if (cf > vf) return true;
@@ -256,25 +294,38 @@ export class WTinyLfuPolicy implements Policy {
   }
 
   onAccess(slot: number): void {
+    const q = this.q;
+    const o = q.owner[slot]!;
     // Hits inside the window are not counted: they are mostly one burst of correlated
     // references, which says little about long-term popularity (measured: it helps on
     // block traces and costs nothing elsewhere; libCacheSim counts only main hits too).
-    if (this.q.owner[slot] !== WINDOW) this.sketch.increment(this.host.hashOf(slot));
-    this.touch(slot);
+    if (o === WINDOW) {
+      q.moveToHead(WINDOW, slot);
+      return;
+    }
+    const n = this.pendingCount;
+    this.pending[n] = slot;
+    this.pendingCount = n + 1;
+    if (n + 1 === PENDING_HITS) this.countHits();
+    if (o === PROBATION) this.promote(slot);
+    else q.moveToHead(PROTECTED, slot);
+  }
+
+  /** A probation hit moves to protected; protected overflow goes back to probation. */
+  private promote(slot: number): void {
+    const q = this.q;
+    const c = this.host.costOf(slot);
+    q.unlink(PROBATION, slot, c);
+    q.pushHead(PROTECTED, slot, c);
+    if (q.cost[PROTECTED]! > this.protectedMax) this.demote();
   }
 
   /** Reorder after a hit or an update. */
   private touch(slot: number): void {
     const q = this.q;
     const o = q.owner[slot]!;
-    if (o === PROBATION) {
-      const c = this.host.costOf(slot);
-      q.unlink(PROBATION, slot, c);
-      q.pushHead(PROTECTED, slot, c);
-      if (q.cost[PROTECTED]! > this.protectedMax) this.demote();
-    } else {
-      q.moveToHead(o, slot);
-    }
+    if (o === PROBATION) this.promote(slot);
+    else q.moveToHead(o, slot);
   }
 
   /** Move protected overflow to the head of probation. */
@@ -289,6 +340,7 @@ export class WTinyLfuPolicy implements Policy {
   }
 
   onUpdate(slot: number, oldCost: number): void {
+    if (this.pendingCount !== 0) this.countHits();
     this.q.cost[this.q.owner[slot]!]! += this.host.costOf(slot) - oldCost;
     this.sketch.increment(this.host.hashOf(slot));
     this.touch(slot);
@@ -296,10 +348,12 @@ export class WTinyLfuPolicy implements Policy {
   }
 
   onRemove(slot: number): void {
+    if (this.pendingCount !== 0) this.countHits();
     this.q.unlink(this.q.owner[slot]!, slot, this.host.costOf(slot));
   }
 
   clear(): void {
+    this.pendingCount = 0; // the sketch is cleared: buffered increments would be wiped anyway
     this.q.clear();
     this.sketch.clear();
     this.candidateGhosts.clear();
@@ -323,6 +377,11 @@ export class WTinyLfuPolicy implements Policy {
     if (this.protectedMax < 0 || this.protectedMax > this.mainMax) broken(this.name, `protected limit ${this.protectedMax} outside 0..${this.mainMax}`);
     if (this.q.cost[PROTECTED]! > this.protectedMax + 1e-9 * Math.max(1, this.protectedMax)) {
       broken(this.name, `protected holds ${this.q.cost[PROTECTED]} > limit ${this.protectedMax}`);
+    }
+    if (this.pendingCount < 0 || this.pendingCount >= PENDING_HITS) broken(this.name, `${this.pendingCount} buffered hits`);
+    for (let i = 0; i < this.pendingCount; i++) {
+      const s = this.pending[i]!;
+      if (!live(s) || this.q.owner[s] === WINDOW) broken(this.name, `buffered hit on slot ${s}, which is not live outside the window`);
     }
     this.sketch.validate(this.name);
     this.candidateGhosts.check(`${this.name} candidate ghosts`);
