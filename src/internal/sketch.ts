@@ -111,8 +111,12 @@ export class FrequencySketch {
     this.blockMask = (table.length >>> 2) - 1;
   }
 
-  /** Count one occurrence of the key with this (32-bit) hash. */
-  increment(hash: number): void {
+  /**
+   * Count one occurrence of the key with this (32-bit) hash. Returns true when the key's four
+   * counters are all saturated afterwards (and no halving ran): until the next halving or
+   * clear(), every further increment of this key changes nothing, so a caller may skip it.
+   */
+  increment(hash: number): boolean {
     const h = mix32(hash ^ this.seed);
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
@@ -128,16 +132,25 @@ export class FrequencySketch {
     const w1 = t[base + 1]!;
     const w2 = t[base + 2]!;
     const w3 = t[base + 3]!;
+    const n0 = (w0 >>> s0) & MAX_COUNT;
+    const n1 = (w1 >>> s1) & MAX_COUNT;
+    const n2 = (w2 >>> s2) & MAX_COUNT;
+    const n3 = (w3 >>> s3) & MAX_COUNT;
     // ((c + 1) >> 4) is 1 exactly when c is 15: xor 1 turns it into "not saturated".
-    const i0 = (((((w0 >>> s0) & MAX_COUNT) + 1) >> 4) ^ 1);
-    const i1 = (((((w1 >>> s1) & MAX_COUNT) + 1) >> 4) ^ 1);
-    const i2 = (((((w2 >>> s2) & MAX_COUNT) + 1) >> 4) ^ 1);
-    const i3 = (((((w3 >>> s3) & MAX_COUNT) + 1) >> 4) ^ 1);
+    const i0 = ((n0 + 1) >> 4) ^ 1;
+    const i1 = ((n1 + 1) >> 4) ^ 1;
+    const i2 = ((n2 + 1) >> 4) ^ 1;
+    const i3 = ((n3 + 1) >> 4) ^ 1;
     t[base] = (w0 + (i0 << s0)) | 0;
     t[base + 1] = (w1 + (i1 << s1)) | 0;
     t[base + 2] = (w2 + (i2 << s2)) | 0;
     t[base + 3] = (w3 + (i3 << s3)) | 0;
-    if ((i0 | i1 | i2 | i3) !== 0 && ++this.additions >= this.resetPeriod) this.halve();
+    if ((i0 | i1 | i2 | i3) !== 0 && ++this.additions >= this.resetPeriod) {
+      this.halve();
+      return false;
+    }
+    // Every counter is 15 now iff each was 14 or 15 before, i.e. iff their AND has 14's bits.
+    return (n0 & n1 & n2 & n3 & 14) === 14;
   }
 
   /** Estimated recent count of the key with this hash (0..15). */

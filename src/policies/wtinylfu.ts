@@ -50,6 +50,13 @@
  * and halvings as if each hit had counted at once, so every decision is unchanged; but the
  * hit path loses two dependent memory reads (the key's hash, then its sketch block), and the
  * batch overlaps the reads of many hits instead of stalling on each.
+ *
+ * A slot whose key's four counters are all saturated (15) is marked in a bitmap (1 bit per
+ * slot); a hit on a marked slot skips the sketch altogether, since its increment would
+ * change nothing. Marks are set when an increment leaves the counters saturated, cleared when
+ * the slot gets a new key, and all dropped when the sketch halves, grows or clears; skipping
+ * is allowed only while the buffered increments cannot reach a halving. On skewed workloads
+ * the hot keys stay saturated between halvings, so most hits never touch the sketch.
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { FrequencySketch } from '../internal/sketch.js';
@@ -90,6 +97,8 @@ const ADMIT_MASK = 127;
  * to overlap the memory reads of many hits, small enough to stay in L1 (256 bytes).
  */
 const PENDING_HITS = 64;
+/** A saturated estimate: the sketch's 4-bit counter ceiling. */
+const MAX_FREQUENCY = 15;
 
 export class WTinyLfuPolicy implements Policy {
   readonly name = 'wtinylfu';
@@ -109,7 +118,18 @@ export class WTinyLfuPolicy implements Policy {
   private readonly victimGhosts: GhostRing;
   /** Slots hit outside the window whose sketch increments have not run yet, oldest first. */
   private readonly pending = new Int32Array(PENDING_HITS);
+  /** Scratch: the hashes of the buffered slots while they are counted. */
+  private readonly pendingHashes = new Int32Array(PENDING_HITS);
   private pendingCount = 0;
+  /** Bit per slot: its key's counters are all saturated (a hit may skip the sketch). */
+  private saturated: Int32Array;
+  /** The sketch's halving count when the marks were last valid. */
+  private saturatedResets = 0;
+  /**
+   * True while PENDING_HITS more increments cannot trigger a halving, so that skipping the
+   * (no-op) increment of a marked slot cannot move a halving relative to the other increments.
+   */
+  private canSkip = false;
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.q = new Queues(3, slots);
@@ -119,6 +139,7 @@ export class WTinyLfuPolicy implements Policy {
     this.setWindow(this.initialWindow(host.capacity));
     this.candidateGhosts = new GhostRing(1);
     this.victimGhosts = new GhostRing(1);
+    this.saturated = new Int32Array((slots + 31) >>> 5);
     this.sizeSketch(slots);
   }
 
@@ -147,11 +168,13 @@ export class WTinyLfuPolicy implements Policy {
     const ghosts = Math.max(1, Math.ceil(GHOST_RATIO * entries));
     this.candidateGhosts.resize(ghosts);
     this.victimGhosts.resize(ghosts);
+    this.dropSaturation();
   }
 
   grow(slots: number): void {
     this.countHits();
     this.q.grow(slots);
+    this.saturated = new Int32Array((slots + 31) >>> 5);
     this.sizeSketch(slots);
   }
 
@@ -188,22 +211,52 @@ export class WTinyLfuPolicy implements Policy {
    * still live with the key it was hit with: a slot changes key only by an insertion, which
    * starts with recordMiss, and a removal (onRemove) counts the buffer first.
    */
-  countHits(): void {
+countHits(): void {
     const n = this.pendingCount;
     if (n === 0) return;
-    const p = this.pending;
+    const slots = this.pending;
+    const hashes = this.pendingHashes;
     const host = this.host;
     // Two passes: all the hash reads, then all the increments, so that the memory reads of
     // one pass do not wait on each other.
-    for (let i = 0; i < n; i++) p[i] = host.hashOf(p[i]!);
+    for (let i = 0; i < n; i++) hashes[i] = host.hashOf(slots[i]!);
     const sketch = this.sketch;
-    for (let i = 0; i < n; i++) sketch.increment(p[i]!);
+    const sat = this.saturated;
+    for (let i = 0; i < n; i++) {
+      if (sketch.increment(hashes[i]!)) {
+        const s = slots[i]!;
+        sat[s >>> 5] = sat[s >>> 5]! | (1 << (s & 31));
+      } else if (sketch.resets !== this.saturatedResets) {
+        sat.fill(0); // this increment halved the sketch
+        this.saturatedResets = sketch.resets;
+      }
+    }
     this.pendingCount = 0;
+    this.afterIncrements();
   }
+
+  /** After increments outside countHits: drop the marks if the sketch halved; re-derive canSkip. */
+  private afterIncrements(): void {
+    const sketch = this.sketch;
+    if (sketch.resets !== this.saturatedResets) {
+      this.saturated.fill(0);
+      this.saturatedResets = sketch.resets;
+    }
+    this.canSkip = sketch.additions + PENDING_HITS < sketch.resetPeriod;
+  }
+
+  /** The sketch was reshaped (grown, re-periodised, maybe halved): forget every mark. */
+  private dropSaturation(): void {
+    this.saturated.fill(0);
+    this.saturatedResets = this.sketch.resets;
+    this.canSkip = this.sketch.additions + PENDING_HITS < this.sketch.resetPeriod;
+  }
+
 
   recordMiss(hash: number): void {
     if (this.pendingCount !== 0) this.countHits();
     this.sketch.increment(hash);
+    this.afterIncrements();
     const cg = this.candidateGhosts;
     const vg = this.victimGhosts;
     if (cg.take(hash)) this.adapt(Math.max(1, vg.size / Math.max(1, cg.size)));
@@ -283,6 +336,7 @@ export class WTinyLfuPolicy implements Policy {
   onInsert(slot: number): void {
     const q = this.q;
     const host = this.host;
+    this.saturated[slot >>> 5] = this.saturated[slot >>> 5]! & ~(1 << (slot & 31)); // a new key
     q.pushHead(WINDOW, slot, host.costOf(slot));
     // While the cache fills, window overflow flows into probation without a duel.
     while (q.cost[WINDOW]! > this.windowMax && q.length[WINDOW]! > 1) {
@@ -303,10 +357,12 @@ export class WTinyLfuPolicy implements Policy {
       q.moveToHead(WINDOW, slot);
       return;
     }
-    const n = this.pendingCount;
-    this.pending[n] = slot;
-    this.pendingCount = n + 1;
-    if (n + 1 === PENDING_HITS) this.countHits();
+    if (!this.canSkip || (this.saturated[slot >>> 5]! & (1 << (slot & 31))) === 0) {
+      const n = this.pendingCount;
+      this.pending[n] = slot;
+      this.pendingCount = n + 1;
+      if (n + 1 === PENDING_HITS) this.countHits();
+    }
     if (o === PROBATION) this.promote(slot);
     else q.moveToHead(PROTECTED, slot);
   }
@@ -343,6 +399,7 @@ export class WTinyLfuPolicy implements Policy {
     if (this.pendingCount !== 0) this.countHits();
     this.q.cost[this.q.owner[slot]!]! += this.host.costOf(slot) - oldCost;
     this.sketch.increment(this.host.hashOf(slot));
+    this.afterIncrements();
     this.touch(slot);
     this.demote();
   }
@@ -356,6 +413,7 @@ export class WTinyLfuPolicy implements Policy {
     this.pendingCount = 0; // the sketch is cleared: buffered increments would be wiped anyway
     this.q.clear();
     this.sketch.clear();
+    this.dropSaturation();
     this.candidateGhosts.clear();
     this.victimGhosts.clear();
   }
@@ -383,6 +441,12 @@ export class WTinyLfuPolicy implements Policy {
       const s = this.pending[i]!;
       if (!live(s) || this.q.owner[s] === WINDOW) broken(this.name, `buffered hit on slot ${s}, which is not live outside the window`);
     }
+    for (const s of [...w, ...p, ...r]) {
+      if ((this.saturated[s >>> 5]! & (1 << (s & 31))) !== 0 && this.sketch.frequency(this.host.hashOf(s)) !== MAX_FREQUENCY) {
+        broken(this.name, `slot ${s} marked saturated but its estimate is ${this.sketch.frequency(this.host.hashOf(s))}`);
+      }
+    }
+    if (this.canSkip && this.sketch.additions + PENDING_HITS >= this.sketch.resetPeriod) broken(this.name, 'skipping saturated hits this close to a halving');
     this.sketch.validate(this.name);
     this.candidateGhosts.check(`${this.name} candidate ghosts`);
     this.victimGhosts.check(`${this.name} victim ghosts`);
