@@ -2,6 +2,9 @@
 import { Cache, type CacheOptions, type RemovalCause } from 'cortado';
 import { validate, POLICY_NAMES as ALL_POLICIES } from 'cortado/internal';
 
+/** Deterministic PRNG (mulberry32, the simulator's) for workloads. */
+export { prng } from 'cortado/internal';
+
 /** Every registered policy, or those named in CORTADO_TEST_POLICIES (comma-separated) when debugging. */
 export const POLICY_NAMES: readonly string[] = process.env.CORTADO_TEST_POLICIES
   ? ALL_POLICIES.filter((p) => process.env.CORTADO_TEST_POLICIES!.split(',').includes(p))
@@ -59,14 +62,3 @@ export const CONFIGS: Config[] = [
   { name: 'count+ttl', options: { maxEntries: 40, ttl: 1_000 }, entries: 40, ttl: true },
   { name: 'weight+ttl+idle', options: { maxWeight: 40, weigher: (v) => v.w, ttl: 5_000, expireAfterAccess: 1_000 }, entries: 40, ttl: true },
 ];
-
-/** Deterministic PRNG (mulberry32) for workloads. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

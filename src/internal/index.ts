@@ -13,3 +13,4 @@ export { hashKey } from './hash.js';
 export { TimerWheel } from './timer-wheel.js';
 export { FrequencySketch, Doorkeeper } from './sketch.js';
 export { GhostRing } from './ghost.js';
+export { prng } from '../sim/synthetic.js';
