@@ -3,39 +3,44 @@
  * remember recently evicted keys without keeping the keys themselves.
  *
  * Representation, all typed arrays (no Map, nothing allocated after construction):
- *  - a ring of `capacity` fingerprints in insertion order (-1 marks a position that is
- *    unused or stale);
- *  - an open-addressing table (linear probing, load <= 1/2) from fingerprint to its ring
- *    position. `take` deletes from the table (backward-shift deletion, no tombstones) and
- *    marks the ring record stale; re-adding a fingerprint moves it to the newest position
- *    and marks its older record stale. So a record still in the ring is live, and the ring
- *    wrapping over it is what forgets it: one table lookup, none for a stale record.
- * The probe loops keep the arrays in locals and compute the home cell inline: these run
- * two lookups on every miss of the cache and one insertion on most evictions.
- * About 12 bytes per remembered fingerprint. Fingerprints are 30 bits of the key's hash: a
- * false match only nudges an adaptation step, which is harmless.
+ *  - a ring of `capacity` fingerprints in insertion order; -1 marks a position that is unused
+ *    or stale (its fingerprint was taken, or re-added at a newer position). So a record still
+ *    in the ring is live, and the ring wrapping over it is what forgets it;
+ *  - a chained hash index over the ring positions: `heads` (2 buckets or more per record)
+ *    holds the newest position of each bucket's chain, and `after`/`before` link the
+ *    positions of one chain both ways.
+ * Every change is O(1) pointer writes: forgetting the oldest record unlinks its position
+ * directly (no lookup), and only `take` and a re-add walk a chain (about one position at
+ * this load). An earlier open-addressing table needed a lookup plus a backward shift to drop
+ * the oldest record and was 1.5-2x slower per eviction (docs/perf-notes.md). 16 to 20 bytes
+ * per remembered fingerprint. Fingerprints are 30 bits of the key's hash: a false match only
+ * nudges an adaptation step, which is harmless.
  */
 
 const FINGERPRINT_MASK = 0x3fffffff;
-/** Multiplier of the table's hash (golden ratio): spreads fingerprints over the table. */
+/** Multiplier of the index's hash (golden ratio): spreads fingerprints over the buckets. */
 const GOLDEN = 0x9e3779b1 | 0;
+const NONE = -1;
 
 export class GhostRing {
   private ring: Int32Array;
   private next = 0;
-  /** Table keys: fingerprint + 1, 0 for an empty cell. */
-  private keys: Int32Array;
-  /** Table values: ring position of the fingerprint's live record. */
-  private vals: Int32Array;
+  /** Newest ring position of each bucket's chain, or NONE. */
+  private heads: Int32Array;
+  /** Per ring position: the next (older) position of its chain, or NONE. */
+  private after: Int32Array;
+  /** Per ring position: the previous (newer) position of its chain, or NONE at the head. */
+  private before: Int32Array;
   private bits: number;
   private count = 0;
 
   constructor(capacity: number) {
     const n = Math.max(1, Math.floor(capacity));
-    this.ring = new Int32Array(n).fill(-1);
+    this.ring = new Int32Array(n).fill(NONE);
+    this.after = new Int32Array(n).fill(NONE);
+    this.before = new Int32Array(n).fill(NONE);
     this.bits = GhostRing.bitsFor(n);
-    this.keys = new Int32Array(1 << this.bits);
-    this.vals = new Int32Array(1 << this.bits);
+    this.heads = new Int32Array(1 << this.bits).fill(NONE);
   }
 
   private static bitsFor(n: number): number {
@@ -53,80 +58,53 @@ export class GhostRing {
     return this.count;
   }
 
-  /** Table cell holding `fp`, or -1. */
-  private find(fp: number): number {
-    const keys = this.keys;
-    const mask = keys.length - 1;
-    const key = fp + 1;
-    let i = Math.imul(key, GOLDEN) >>> (32 - this.bits);
-    for (;;) {
-      const k = keys[i]!;
-      if (k === key) return i;
-      if (k === 0) return -1;
-      i = (i + 1) & mask;
-    }
+  private bucket(fp: number): number {
+    return Math.imul(fp + 1, GOLDEN) >>> (32 - this.bits);
   }
 
-  /** Remove the entry in cell `i`, shifting later cells of its probe run back. */
-  private removeCell(i: number): void {
-    const keys = this.keys;
-    const vals = this.vals;
-    const mask = keys.length - 1;
-    const shift = 32 - this.bits;
-    let hole = i;
-    let j = (i + 1) & mask;
-    for (let k = keys[j]!; k !== 0; k = keys[j]!) {
-      // The entry at j may fill the hole unless its home lies cyclically in (hole, j], that
-      // is unless it is nearer to its home than the hole is.
-      const h = Math.imul(k, GOLDEN) >>> shift;
-      if (((j - h) & mask) >= ((j - hole) & mask)) {
-        keys[hole] = k;
-        vals[hole] = vals[j]!;
-        hole = j;
-      }
-      j = (j + 1) & mask;
-    }
-    keys[hole] = 0;
+  /** Ring position of the live record of `fp`, or NONE. */
+  private find(fp: number): number {
+    const ring = this.ring;
+    const after = this.after;
+    let p = this.heads[this.bucket(fp)]!;
+    while (p !== NONE && ring[p] !== fp) p = after[p]!;
+    return p;
+  }
+
+  /** Take the live record at `pos` out of its chain and out of the set. */
+  private drop(pos: number): void {
+    const a = this.after[pos]!;
+    const b = this.before[pos]!;
+    if (b === NONE) this.heads[this.bucket(this.ring[pos]!)] = a;
+    else this.after[b] = a;
+    if (a !== NONE) this.before[a] = b;
+    this.ring[pos] = NONE;
     this.count--;
   }
 
   /** Remember the key with this hash (as the newest record). */
   add(hash: number): void {
     const fp = hash & FINGERPRINT_MASK;
-    const ring = this.ring;
     const pos = this.next;
-    this.next = pos + 1 === ring.length ? 0 : pos + 1;
-    // A record still in the ring is live (stale ones are marked -1 when their fingerprint is
-    // taken or re-added), so the oldest record leaves the table here.
-    const old = ring[pos]!;
-    if (old >= 0) this.removeCell(this.find(old));
-    ring[pos] = fp;
-    const keys = this.keys;
-    const mask = keys.length - 1;
-    const key = fp + 1;
-    let i = Math.imul(key, GOLDEN) >>> (32 - this.bits);
-    for (;;) {
-      const k = keys[i]!;
-      if (k === key) {
-        // Re-added: the older record goes stale, this one is the newest.
-        ring[this.vals[i]!] = -1;
-        this.vals[i] = pos;
-        return;
-      }
-      if (k === 0) break;
-      i = (i + 1) & mask;
-    }
-    keys[i] = key;
-    this.vals[i] = pos;
+    this.next = pos + 1 === this.ring.length ? 0 : pos + 1;
+    if (this.ring[pos]! >= 0) this.drop(pos); // the oldest record is forgotten
+    const old = this.find(fp);
+    if (old !== NONE) this.drop(old); // re-added: only the newest record stays
+    const b = this.bucket(fp);
+    const head = this.heads[b]!;
+    this.ring[pos] = fp;
+    this.after[pos] = head;
+    this.before[pos] = NONE;
+    if (head !== NONE) this.before[head] = pos;
+    this.heads[b] = pos;
     this.count++;
   }
 
   /** Forget the key with this hash; true when it was remembered. */
   take(hash: number): boolean {
-    const cell = this.find(hash & FINGERPRINT_MASK);
-    if (cell < 0) return false;
-    this.ring[this.vals[cell]!] = -1;
-    this.removeCell(cell);
+    const pos = this.find(hash & FINGERPRINT_MASK);
+    if (pos === NONE) return false;
+    this.drop(pos);
     return true;
   }
 
@@ -137,47 +115,56 @@ export class GhostRing {
     const live: number[] = [];
     const old = this.ring.length;
     for (let k = 0; k < old; k++) {
-      const pos = (this.next + k) % old; // oldest first
-      const fp = this.ring[pos]!;
+      const fp = this.ring[(this.next + k) % old]!; // oldest first
       if (fp >= 0) live.push(fp);
     }
-    this.ring = new Int32Array(n).fill(-1);
+    this.ring = new Int32Array(n).fill(NONE);
+    this.after = new Int32Array(n).fill(NONE);
+    this.before = new Int32Array(n).fill(NONE);
     this.next = 0;
     this.bits = GhostRing.bitsFor(n);
-    this.keys = new Int32Array(1 << this.bits);
-    this.vals = new Int32Array(1 << this.bits);
+    this.heads = new Int32Array(1 << this.bits).fill(NONE);
     this.count = 0;
     for (let i = Math.max(0, live.length - n); i < live.length; i++) this.add(live[i]!);
   }
 
   clear(): void {
-    this.ring.fill(-1);
-    this.keys.fill(0);
+    this.ring.fill(NONE);
+    this.after.fill(NONE);
+    this.before.fill(NONE);
+    this.heads.fill(NONE);
     this.next = 0;
     this.count = 0;
   }
 
-  /** Check that the table and the ring agree; throws naming `name`. */
+  /** Check that the chains and the ring agree; throws naming `name`. */
   check(name: string): void {
-    let inTable = 0;
-    for (let i = 0; i < this.keys.length; i++) {
-      const k = this.keys[i]!;
-      if (k === 0) continue;
-      inTable++;
-      const pos = this.vals[i]!;
-      if (this.ring[pos] !== k - 1) throw new Error(`${name} invariant broken: ghost cell ${i} points at ring ${pos} holding ${this.ring[pos]}`);
-      if (this.find(k - 1) !== i) throw new Error(`${name} invariant broken: ghost fingerprint ${k - 1} unreachable from its home`);
+    const bad = (what: string): never => {
+      throw new Error(`${name} invariant broken: ghost ${what}`);
+    };
+    const seen = new Set<number>();
+    const fps = new Set<number>();
+    for (let b = 0; b < this.heads.length; b++) {
+      let prev = NONE;
+      for (let p = this.heads[b]!; p !== NONE; p = this.after[p]!) {
+        if (seen.has(p)) bad(`position ${p} chained twice (or a cycle)`);
+        seen.add(p);
+        const fp = this.ring[p]!;
+        if (fp < 0) bad(`chain ${b} holds stale position ${p}`);
+        if (this.bucket(fp) !== b) bad(`fingerprint ${fp} at ${p} chained in bucket ${b}`);
+        if (this.before[p] !== prev) bad(`position ${p} back link ${this.before[p]} != ${prev}`);
+        if (fps.has(fp)) bad(`fingerprint ${fp} live twice`);
+        fps.add(fp);
+        prev = p;
+      }
     }
     let inRing = 0;
     for (let pos = 0; pos < this.ring.length; pos++) {
-      const fp = this.ring[pos]!;
-      if (fp < 0) continue;
+      if (this.ring[pos]! < 0) continue;
       inRing++;
-      const cell = this.find(fp);
-      if (cell < 0 || this.vals[cell] !== pos) throw new Error(`${name} invariant broken: ghost ring ${pos} holds ${fp}, which is not live there`);
+      if (!seen.has(pos)) bad(`ring ${pos} holds ${this.ring[pos]} but is in no chain`);
     }
-    if (inRing !== this.count) throw new Error(`${name} invariant broken: ghost counts ${this.count}, ring holds ${inRing} live records`);
-    if (inTable !== this.count) throw new Error(`${name} invariant broken: ghost counts ${this.count}, table holds ${inTable}`);
-    if (this.count > this.ring.length) throw new Error(`${name} invariant broken: ghost holds ${this.count} > capacity ${this.ring.length}`);
+    if (inRing !== this.count || seen.size !== this.count) bad(`counts ${this.count}, ring holds ${inRing}, chains ${seen.size}`);
+    if (this.count > this.ring.length) bad(`holds ${this.count} > capacity ${this.ring.length}`);
   }
 }
