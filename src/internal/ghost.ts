@@ -12,9 +12,9 @@
  * Every change is O(1) pointer writes: forgetting the oldest record unlinks its position
  * directly (no lookup), and only `take` and a re-add walk a chain (about one position at
  * this load). An earlier open-addressing table needed a lookup plus a backward shift to drop
- * the oldest record and was 1.5-2x slower per eviction (docs/perf-notes.md). 16 to 20 bytes
- * per remembered fingerprint. Fingerprints are 30 bits of the key's hash: a false match only
- * nudges an adaptation step, which is harmless.
+ * the oldest record and was about 2x slower per insertion (docs/perf-notes.md). 20 to 28
+ * bytes per remembered fingerprint (the table it replaced took 20 to 36). Fingerprints are
+ * 30 bits of the key's hash: a false match only nudges an adaptation step, which is harmless.
  */
 
 const FINGERPRINT_MASK = 0x3fffffff;
