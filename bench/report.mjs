@@ -13,7 +13,7 @@ import { CONTENDERS } from './contenders.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const files = process.argv.length > 2 ? process.argv.slice(2) : [join(here, 'results', 'full.json')];
 const runs = files.map((f) => ({ file: f, ...JSON.parse(readFileSync(f, 'utf8')) }));
-const R = { ...runs[0], results: [], memory: [], config: { ...runs[0].config } };
+const R = { ...runs[0], defaultPolicy: runs[runs.length - 1].defaultPolicy, results: [], memory: [], config: { ...runs[0].config } };
 {
   const cellKey = (r) => `${r.workload}|${r.cap}|${r.keyType}`;
   const cells = new Map();

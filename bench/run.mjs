@@ -8,7 +8,7 @@
 //
 // Options: --quick (capacity 100,000 only, fewer passes: a few minutes), --only=<substring>
 // (contenders), --workloads=a,b --caps=1000,100000 --keys=number,string, --no-memory,
-// --out=<file> (default bench/results/<full|quick>.json).
+// --memory-only, --out=<file> (default bench/results/<full|quick>.json).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -81,7 +81,7 @@ function save() {
 
 let done = 0;
 const total = caps.length * keyTypes.length * workloads.length * contenders.length * rounds;
-for (const cap of caps) {
+for (const cap of flag('memory-only') ? [] : caps) {
   for (const keyType of keyTypes) {
     for (const workload of workloads) {
       // The scan trace needs room for a few scans of `cap` keys.

@@ -32,7 +32,8 @@ export function zipfSampler(n, s, random) {
 /** Key factory: numbers are the ids themselves; strings look like typical cache keys. */
 export function keyOf(keyType) {
   if (keyType === 'number') return (i) => i;
-  // Flatten through a template so every key is a sequential (flat) string.
+  // Keys of 13+ characters built by concatenation start as cons strings; V8 flattens them the
+  // first time their characters are read (by a hashing policy, or by Map on a miss).
   return (i) => `user:${i}:profile`;
 }
 
