@@ -6,7 +6,8 @@
 // the order shifted each round, median over rounds; default one round), so ratios to Map and
 // to the fastest exact-bound peer come from numbers measured minutes apart at most.
 //
-// Options: --quick (capacity 100,000 only, fewer passes: a few minutes), --only=<substring>
+// Options: --quick (capacity 100,000 only, 300k-request passes x 3, memory at 200k entries:
+// about 3 minutes), --only=<substring>
 // (contenders), --workloads=a,b --caps=1000,100000 --keys=number,string, --no-memory,
 // --memory-only, --out=<file> (default bench/results/<full|quick>.json).
 import { spawnSync } from 'node:child_process';
@@ -30,11 +31,11 @@ const caps = opt('caps', quick ? '100000' : '1000,100000,1000000').split(',').ma
 const keyTypes = opt('keys', 'number,string').split(',');
 const workloads = opt('workloads', WORKLOADS.join(',')).split(',');
 const only = opt('only', '');
-const passes = Number(opt('passes', 5));
+const passes = Number(opt('passes', quick ? 3 : 5));
 // Passes at 1M entries, where one pass is 2M+ requests over a cold, large working set.
 const bigPasses = Number(opt('big-passes', 3));
 const rounds = Number(opt('rounds', 1));
-const baseOps = Number(opt('ops', 1_000_000));
+const baseOps = Number(opt('ops', quick ? 300_000 : 1_000_000));
 const out = opt('out', join(here, 'results', `${quick ? 'quick' : 'full'}.json`));
 const contenders = CONTENDERS.filter((c) => only === '' || only.split(',').some((o) => c.name.includes(o)));
 
@@ -115,7 +116,7 @@ for (const cap of flag('memory-only') ? [] : caps) {
 process.stdout.write('\n');
 
 if (!flag('no-memory')) {
-  const memCap = Number(opt('memory-entries', 1_000_000));
+  const memCap = Number(opt('memory-entries', quick ? 200_000 : 1_000_000));
   for (const keyType of keyTypes) {
     for (const c of contenders) {
       const res = child('memory.mjs', { name: c.name, entries: memCap, keyType }, ['--expose-gc']);
