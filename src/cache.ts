@@ -190,7 +190,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.policyName = policy;
     this.policy = POLICY_FACTORIES[policy]!(new Host(this as Cache<unknown, unknown>), this.slots);
     this.needsHash = this.policy.needsHash;
-    this._storeHash = this.needsHash && (this.policy as { readonly hashOnDemand?: boolean }).hashOnDemand !== true;
+    this._storeHash = this.needsHash && this.policy.hashOnDemand !== true;
     this._hashes = new Int32Array(this._storeHash ? this.slots : 0);
     this.expiresAt = new Float64Array(0);
     this.writeDeadline = new Float64Array(0);

@@ -62,6 +62,12 @@ export interface Policy {
   readonly hitCost: HitCost;
   /** True when the policy reads key hashes; the cache then computes and keeps them. */
   readonly needsHash: boolean;
+  /**
+   * True when the policy reads `hashOf` rarely (S3-FIFO: once per eviction from its small
+   * queue): the cache then recomputes hashes from the keys instead of keeping 4 bytes per
+   * slot. `recordMiss` and `evictFor` still receive the newcomer's hash.
+   */
+  readonly hashOnDemand?: boolean;
   /** Slot arrays grew: slots below `capacity` may now be used. Existing slots keep their numbers. */
   grow(slots: number): void;
   /** The host's capacity changed (resize); the policy re-derives its segment sizes. */
