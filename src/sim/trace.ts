@@ -122,35 +122,65 @@ function safeInt(s: string): number | null {
   return v <= Number.MAX_SAFE_INTEGER ? v : null;
 }
 
-/** int32 big-endian records. */
-export class Int32Parser implements Parser {
-  readonly hasSizes = false;
-  readonly hasNext = false;
-  private offset = 0; // decompressed bytes consumed so far
+/**
+ * Cuts a byte stream into whole fixed-size records, carrying a partial record over to the
+ * next chunk; a partial record left at the end of the stream is a truncated trace.
+ */
+class RecordSplitter {
+  /** Stream offset of the first record in the buffer the last take() returned. */
+  start = 0;
+  private next = 0; // stream offset just past the whole records returned so far
   private carry = Buffer.alloc(0);
-  /** `unzipped`: offsets count decompressed bytes, and messages say so. */
-  constructor(private readonly file: string, private readonly unzipped = false) {}
+  constructor(
+    private readonly file: string,
+    private readonly unzipped: boolean,
+    private readonly format: string,
+    private readonly size: number,
+  ) {}
 
-  feed(chunk: Buffer, out: BatchBuilder): void {
+  /** The whole records this chunk completes, as one buffer; the rest waits for the next chunk. */
+  take(chunk: Buffer): Buffer {
     let buf = chunk;
     if (this.carry.length > 0) {
       buf = Buffer.concat([this.carry, chunk]);
       this.carry = Buffer.alloc(0);
     }
-    const whole = buf.length - (buf.length % 4);
-    const keys = out.keys;
-    for (let o = 0; o < whole; o += 4) keys.push(buf.readInt32BE(o));
-    this.offset += whole;
+    const whole = buf.length - (buf.length % this.size);
     if (whole < buf.length) this.carry = Buffer.from(buf.subarray(whole));
+    this.start = this.next;
+    this.next += whole;
+    return buf.subarray(0, whole);
+  }
+
+  /** At the end of the stream: throw if a partial record is left. */
+  finish(): void {
+    if (this.carry.length > 0) {
+      throw new TraceError(
+        `${this.file}: truncated ${this.format} record at ${at(this.next, this.unzipped)}: ${this.carry.length} trailing byte(s), expected ${this.size} per request`,
+      );
+    }
+  }
+}
+
+/** int32 big-endian records. */
+export class Int32Parser implements Parser {
+  readonly hasSizes = false;
+  readonly hasNext = false;
+  private readonly records: RecordSplitter;
+  /** `unzipped`: offsets count decompressed bytes, and messages say so. */
+  constructor(file: string, unzipped = false) {
+    this.records = new RecordSplitter(file, unzipped, 'int32', 4);
+  }
+
+  feed(chunk: Buffer, out: BatchBuilder): void {
+    const buf = this.records.take(chunk);
+    const keys = out.keys;
+    for (let o = 0; o < buf.length; o += 4) keys.push(buf.readInt32BE(o));
     out.cut(false);
   }
 
   end(): void {
-    if (this.carry.length > 0) {
-      throw new TraceError(
-        `${this.file}: truncated int32 record at ${at(this.offset, this.unzipped)}: ${this.carry.length} trailing byte(s), expected 4 per request`,
-      );
-    }
+    this.records.finish();
   }
 }
 
@@ -159,19 +189,17 @@ export class OracleParser implements Parser {
   static readonly RECORD = 24;
   readonly hasSizes = true;
   readonly hasNext = true;
-  private offset = 0;
   private index = 0;
-  private carry = Buffer.alloc(0);
-  constructor(private readonly file: string, private readonly unzipped = false) {}
+  private readonly records: RecordSplitter;
+  constructor(private readonly file: string, private readonly unzipped = false) {
+    this.records = new RecordSplitter(file, unzipped, 'oracleGeneral', OracleParser.RECORD);
+  }
 
   feed(chunk: Buffer, out: BatchBuilder): void {
     const R = OracleParser.RECORD;
-    let buf = chunk;
-    if (this.carry.length > 0) {
-      buf = Buffer.concat([this.carry, chunk]);
-      this.carry = Buffer.alloc(0);
-    }
-    const whole = buf.length - (buf.length % R);
+    const buf = this.records.take(chunk);
+    const whole = buf.length;
+    const base = this.records.start;
     const keys = out.keys;
     const sizes = out.sizes!;
     const next = out.next!;
@@ -186,14 +214,14 @@ export class OracleParser implements Parser {
       let nx: number;
       if (nhi < 0) {
         if (nhi !== -1 || nlo !== 0xffffffff) {
-          throw new TraceError(`${this.file}: record at ${at(this.offset + o, this.unzipped)}: negative next_access_vtime other than -1`);
+          throw new TraceError(`${this.file}: record at ${at(base + o, this.unzipped)}: negative next_access_vtime other than -1`);
         }
         nx = -1;
       } else {
         nx = nhi * 0x100000000 + nlo - 1; // 1-based vtime -> 0-based index
         if (nx <= this.index) {
           throw new TraceError(
-            `${this.file}: record at ${at(this.offset + o, this.unzipped)}: next_access_vtime ${nx + 1} does not come after request ${this.index + 1}`,
+            `${this.file}: record at ${at(base + o, this.unzipped)}: next_access_vtime ${nx + 1} does not come after request ${this.index + 1}`,
           );
         }
       }
@@ -202,17 +230,11 @@ export class OracleParser implements Parser {
       next.push(nx);
       this.index++;
     }
-    this.offset += whole;
-    if (whole < buf.length) this.carry = Buffer.from(buf.subarray(whole));
     out.cut(false);
   }
 
   end(): void {
-    if (this.carry.length > 0) {
-      throw new TraceError(
-        `${this.file}: truncated oracleGeneral record at ${at(this.offset, this.unzipped)}: ${this.carry.length} trailing byte(s), expected ${OracleParser.RECORD} per request`,
-      );
-    }
+    this.records.finish();
   }
 }
 
