@@ -68,8 +68,30 @@ export const CORTADO = POLICY_NAMES.map((policy) => ({
   create: async (cap) => new Cache({ maxEntries: cap, policy }),
 }));
 
+/**
+ * Before/after in one run: with CORTADO_BASELINE=<dir> (set by `bench/run.mjs --baseline=<dir>`),
+ * where <dir>/dist is another build of cortado (say, a copy of dist from the commit before a
+ * change), each policy is also benchmarked from that build as `cortado@base <policy>`.
+ */
+const BASELINE = process.env.CORTADO_BASELINE;
+export const CORTADO_BASE =
+  BASELINE === undefined || BASELINE === ''
+    ? []
+    : POLICY_NAMES.map((policy) => ({
+        name: `cortado@base ${policy}`,
+        bound: 'exact',
+        pkg: 'cortado (baseline build)',
+        policy,
+        create: async (cap) => {
+          const { pathToFileURL } = await import('node:url');
+          const { join, resolve } = await import('node:path');
+          const base = await import(pathToFileURL(join(resolve(BASELINE), 'dist', 'index.js')).href);
+          return new base.Cache({ maxEntries: cap, policy });
+        },
+      }));
+
 /** @type {Contender[]} */
-export const CONTENDERS = [...PEERS, ...CORTADO];
+export const CONTENDERS = [...PEERS, ...CORTADO, ...CORTADO_BASE];
 
 export function contender(name) {
   const c = CONTENDERS.find((x) => x.name === name);

@@ -9,14 +9,17 @@
 // Options: --quick (capacity 100,000 only, 300k-request passes x 3, memory at 200k entries:
 // about 3 minutes), --only=<substring>
 // (contenders), --workloads=a,b --caps=1000,100000 --keys=number,string, --no-memory,
-// --memory-only, --out=<file> (default bench/results/<full|quick>.json).
+// --memory-only, --out=<file> (default bench/results/<full|quick>.json), --rounds=N,
+// --baseline=<dir> (also run each policy from the build in <dir>/dist as `cortado@base <policy>`:
+// before/after a change, side by side in one run; see bench/contenders.mjs).
+// At the end it prints each cell's median Mops/s and the ratio to the first contender listed
+// in --only (or lru-cache).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { DEFAULT_POLICY } from 'cortado';
-import { CONTENDERS } from './contenders.mjs';
 import { WORKLOADS } from './workloads.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,6 +30,10 @@ const opt = (n, d) => {
   return a === undefined ? d : a.slice(n.length + 3);
 };
 const quick = flag('quick');
+const baseline = opt('baseline', '');
+if (baseline !== '') process.env.CORTADO_BASELINE = baseline;
+// Imported after the environment is set: contenders.mjs reads CORTADO_BASELINE when it loads.
+const { CONTENDERS } = await import('./contenders.mjs');
 const caps = opt('caps', quick ? '100000' : '1000,100000,1000000').split(',').map(Number);
 const keyTypes = opt('keys', 'number,string').split(',');
 const workloads = opt('workloads', WORKLOADS.join(',')).split(',');
@@ -129,3 +136,20 @@ if (!flag('no-memory')) {
 
 save();
 console.log(`wrote ${out}`);
+
+// Summary: median Mops/s per cell, and the ratio to a reference contender measured in the
+// same run (the first name in --only, else lru-cache).
+const ref = only === '' ? 'lru-cache' : only.split(',')[0];
+const cells = new Map();
+for (const r of results) {
+  const cell = `${r.workload} cap=${r.cap} ${r.keyType}`;
+  if (!cells.has(cell)) cells.set(cell, []);
+  cells.get(cell).push(r);
+}
+for (const [cell, rs] of cells) {
+  const base = rs.find((r) => r.name === ref) ?? rs[0];
+  console.log(`\n${cell}`);
+  for (const r of rs) {
+    console.log(`  ${r.name.padEnd(24)} ${(r.opsPerSec / 1e6).toFixed(2).padStart(7)} Mops/s  ${(r.opsPerSec / base.opsPerSec).toFixed(2)}x ${base.name}`);
+  }
+}

@@ -108,6 +108,12 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private writeDeadline: Float64Array;
   private wheel: TimerWheel | null = null;
   private expiring = false;
+  /**
+   * True while no optional feature is in force (weights, expiry, listener, shouldUpdate,
+   * loading, refreshAfter): set() then takes {@link setPlain}, which skips every test and
+   * queue those features need. Recomputed when expiry or loading switches on later.
+   */
+  private plain = false;
   private slots: number;
   private slotLimit: number;
   private nextFresh = 0;
@@ -200,6 +206,18 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.refreshAfter = lc === null ? 0 : lc.refreshAfter;
     this.writtenAt = new Float64Array(this.refreshAfter > 0 ? this.slots : 0);
     if (this.defaultTtl > 0 || this.idleTtl > 0) this.enableExpiry();
+    this.plain = this.isPlain();
+  }
+
+  private isPlain(): boolean {
+    return (
+      !this._weighted &&
+      !this.expiring &&
+      this.listener === undefined &&
+      this.validator === undefined &&
+      this.loads === null &&
+      this.refreshAfter === 0
+    );
   }
 
   // =====================================================================================
@@ -285,6 +303,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    * is `delete(key)` and returns false.
    */
   set(key: K, value: V, options?: SetOptions): boolean {
+    if (options === undefined && this.plain) return this.setPlain(key, value);
     if (value === undefined) {
       if (options !== undefined) this.readSetOptions(options);
       this.delete(key);
@@ -460,7 +479,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   private loading(): Loads<K, V> {
-    return (this.loads ??= new Loads<K, V>(this, this.loadConfig));
+    if (this.loads === null) {
+      this.loads = new Loads<K, V>(this, this.loadConfig);
+      this.plain = false;
+    }
+    return this.loads;
   }
 
   /** @internal */ _now(): number {
@@ -583,6 +606,53 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     return true;
   }
 
+  /**
+   * set() when no optional feature is configured: the same decisions, stats and slot choices
+   * as the general path (insert/update), without its tests for weights, expiry, events and
+   * loads. A full cache reuses the victim's slot directly instead of freeing it first.
+   */
+  private setPlain(key: K, value: V): boolean {
+    if (value === undefined) {
+      this.delete(key);
+      return false;
+    }
+    const index = this.index;
+    const found = index.get(key);
+    const policy = this.policy;
+    if (found !== undefined) {
+      this.valAt[found] = value;
+      policy.onUpdate(found, 1);
+      this.updates++;
+      return true;
+    }
+    const hash = this.needsHash ? hashKey(key, this._seed) : 0;
+    policy.recordMiss(hash);
+    let slot: number;
+    if (index.size < this._maxEntries) slot = this.allocate();
+    else {
+      slot = policy.evictFor(hash, 1);
+      if (slot < 0) {
+        if (slot === REJECT) {
+          this.rejections++;
+          return false;
+        }
+        throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
+      }
+      index.delete(this.keyAt[slot] as K);
+      this.evictions++;
+      this.evictedWeight++;
+      // A resize() below the current size evicts down to the bound at once, so one victim
+      // always makes room here.
+    }
+    this.keyAt[slot] = key;
+    this.valAt[slot] = value;
+    if (this._storeHash) this._hashes[slot] = hash;
+    index.set(key, slot);
+    policy.onInsert(slot);
+    this.inserts++;
+    return true;
+  }
+
   private update(slot: number, key: K, value: V, given: number, ttl: number): boolean {
     const old = this.valAt[slot] as V;
     if (this.validator !== undefined && !this.validator(old, value, key)) return this.refuse(key, value);
@@ -686,6 +756,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this.idleTtl > 0) this.writeDeadline = new Float64Array(this.slots).fill(NO_DEADLINE);
     this.wheel = new TimerWheel(this.slots, this.clock());
     this.expiring = true;
+    this.plain = false;
   }
 
   private isExpired(slot: number): boolean {
