@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cache } from 'cortado';
-import { validate } from 'cortado/internal';
+import { validate, hashKey } from 'cortado/internal';
 
 type Internals = { policy: { windowMax: number; mainMax: number; protectedMax: number } };
 const limits = (c: Cache<any, any>) => (c as unknown as Internals).policy;
@@ -156,5 +156,42 @@ test('wtinylfu: weight-bounded: limits in weight, heavy candidates, validator af
   c.resize({ maxWeight: 200 });
   assert.ok(c.weight <= 200);
   assert.ok(limits(c).windowMax + limits(c).mainMax === 200);
+  validate(c as Cache<unknown, unknown>);
+});
+
+test('wtinylfu: hits are counted per slot, decide duels while resident, and join the sketch when the key leaves', () => {
+  type Sk = { policy: { sketch: { frequency(h: number): number; additions: number } } };
+  const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 3 });
+  const p = (c as unknown as Sk).policy;
+  const hash = (k: number) => hashKey(k, 3);
+  for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0 (0 is the LRU)
+  const additions = p.sketch.additions;
+  for (let i = 0; i < 4; i++) c.get(0); // four main-space hits on 0 (it moves to protected)
+  assert.equal(p.sketch.frequency(hash(0)), 1, 'hits do not touch the sketch while 0 is resident');
+  assert.equal(p.sketch.additions, additions + 4, 'but each counts towards the halving period');
+  c.get(9); // a window hit is not counted
+  assert.equal(p.sketch.additions, additions + 4);
+  // Candidate 9 (seen once) vs victim 1 (seen once): the tie evicts the candidate.
+  c.set(10, 10);
+  assert.equal(c.has(9), false);
+  c.delete(0); // 0 leaves: its miss and four hits are now in the sketch
+  assert.equal(p.sketch.frequency(hash(0)), 5);
+  validate(c as Cache<unknown, unknown>);
+});
+
+test('wtinylfu: a resident whose hits are not yet in the sketch wins the duel they decide', () => {
+  const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 5 });
+  for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0; protected holds 7
+  for (let i = 0; i < 4; i++) c.get(0); // 0: one miss in the sketch, four hits on its slot
+  for (let k = 1; k <= 7; k++) c.get(k); // protected overflows: 0, its LRU, goes back to probation
+  c.set(10, 10); // candidate 9 vs victim 8 (both seen once): 9 goes
+  c.get(8); // 8 to protected; 1 is demoted: probation is now [1, 0] and 0 is the victim
+  c.set(50, 50); // candidate 10 (1) vs victim 0 (1 + 4 = 5): 10 goes; 50 enters the window
+  c.set(50, 51);
+  c.set(50, 52); // two updates: 50 is seen 3 times
+  c.set(60, 60); // candidate 50 (3) vs victim 0: on the sketch alone 0 has 1 and would go
+  assert.equal(c.has(0), true, 'the victim\'s four uncounted hits decide the duel');
+  assert.equal(c.has(50), false);
+  assert.equal(c.has(60), true);
   validate(c as Cache<unknown, unknown>);
 });

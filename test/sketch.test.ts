@@ -37,6 +37,28 @@ test('sketch: 4-bit counters saturate at 15', () => {
   assert.equal(s.frequency(h(43)) < 15, true);
 });
 
+test('sketch: addCount(n) is n increments at once, saturating, and counts no additions', () => {
+  const a = new FrequencySketch(512, 5, 1e12);
+  const b = new FrequencySketch(512, 5, 1e12);
+  feed(a, 400);
+  feed(b, 400);
+  const before = b.additions;
+  for (let k = 0; k < 400; k++) {
+    const n = 1 + (k % 15);
+    a.addCount(h(k), n);
+    for (let i = 0; i < n; i++) b.increment(h(k));
+  }
+  // Increments saturate per counter just as addCount does, so every estimate agrees.
+  for (let k = 0; k < 400; k++) assert.equal(a.frequency(h(k)), b.frequency(h(k)), `key ${k}`);
+  assert.deepEqual(Array.from(a.table), Array.from(b.table));
+  assert.equal(a.additions, before, 'addCount leaves the halving schedule to its caller');
+  const c = new FrequencySketch(64, 6, 1e12);
+  c.addCount(h(7), 9);
+  assert.equal(c.frequency(h(7)), 9);
+  c.addCount(h(7), 9);
+  assert.equal(c.frequency(h(7)), 15);
+});
+
 test('sketch: halving maps every estimate e to floor(e / 2)', () => {
   const s = new FrequencySketch(256, 4, 1e12);
   feed(s, 300);

@@ -153,6 +153,26 @@ export class FrequencySketch {
     return (n0 & n1 & n2 & n3 & 14) === 14;
   }
 
+  /**
+   * Count `n` (1..15) occurrences of the key with this hash at once: each of its four counters
+   * gains n, saturating at 15. Unlike {@link increment} this neither counts additions nor
+   * halves: it is for occurrences a caller counted on its own and already added to
+   * `additions` when they happened (W-TinyLFU's per-slot hit counts).
+   */
+  addCount(hash: number, n: number): void {
+    const h = mix32(hash ^ this.seed);
+    const base = (h & this.blockMask) << 2;
+    const g = mix32(h + GOLDEN);
+    const t = this.table;
+    for (let i = 0; i < 4; i++) {
+      const s = ((g >>> (8 * i)) & 7) << 2;
+      const w = t[base + i]!;
+      const c = (w >>> s) & MAX_COUNT;
+      const d = c + n > MAX_COUNT ? MAX_COUNT - c : n;
+      t[base + i] = (w + (d << s)) | 0;
+    }
+  }
+
   /** Estimated recent count of the key with this hash (0..15). */
   frequency(hash: number): number {
     const h = mix32(hash ^ this.seed);

@@ -48,10 +48,10 @@ export class SievePolicy implements Policy {
     const visited = this.visited;
     while (visited[s] !== 0) {
       visited[s] = 0;
-      const n = q.newer[s]!;
+      const n = q.newer(s);
       s = n === NIL ? q.tail[Q]! : n;
     }
-    this.hand = q.newer[s]!;
+    this.hand = q.newer(s);
     q.unlink(Q, s, this.host.costOf(s));
     return s;
   }
@@ -71,7 +71,7 @@ export class SievePolicy implements Policy {
   }
 
   onRemove(slot: number): void {
-    if (this.hand === slot) this.hand = this.q.newer[slot]!;
+    if (this.hand === slot) this.hand = this.q.newer(slot);
     this.visited[slot] = 0;
     this.q.unlink(Q, slot, this.host.costOf(slot));
   }

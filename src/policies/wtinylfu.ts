@@ -43,26 +43,21 @@
  *
  * Hit cost: a reorder (one queue move) plus four counter increments.
  *
- * Speed (docs/perf-notes.md). A hit outside the window only notes its slot in a small buffer;
- * the sketch increments of buffered hits run in one batch, in hit order, before anything reads
- * or reshapes the sketch (a miss, an update, a removal, a duel, grow/resize) or when the
- * buffer fills. The sketch therefore goes through exactly the same sequence of increments
- * and halvings as if each hit had counted at once, so every decision is unchanged; but the
- * hit path loses two dependent memory reads (the key's hash, then its sketch block), and the
- * batch overlaps the reads of many hits instead of stalling on each.
- *
- * A slot whose key's four counters are all saturated (15) is marked in a bitmap (1 bit per
- * slot); a hit on a marked slot skips the sketch altogether, since its increment would
- * change nothing. Marks are set when an increment leaves the counters saturated, cleared when
- * the slot gets a new key, and all dropped when the sketch halves, grows or clears; skipping
- * is allowed only while the buffered increments cannot reach a halving. On skewed workloads
- * the hot keys stay saturated between halvings, so most hits never touch the sketch.
+ * Speed (docs/perf-notes.md). A hit outside the window does not touch the sketch: it adds one
+ * to its slot's own 4-bit hit count (a byte per slot), and counts as one addition towards the
+ * sketch's halving period. A slot's hit count joins the sketch when its key leaves the cache
+ * (evicted, lost a duel, deleted or expired), so that a returning key is remembered; while
+ * the key is resident its estimate is the sketch's plus its hit count (at most 15). Aging
+ * halves both. The sketch, a megabyte at 100,000 entries, is thus read and written on misses
+ * and duels only, and a hit costs about what an LRU hit costs. Hits of resident keys are
+ * invisible to the keys that share their counters until they leave, which if anything makes
+ * the count-min estimates of newcomers more accurate.
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { FrequencySketch } from '../internal/sketch.js';
 import { XorShift32 } from '../internal/sample.js';
 import { GhostRing } from '../internal/ghost.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
 
 const WINDOW = 0;
 const PROBATION = 1;
@@ -92,13 +87,13 @@ const MIN_MAIN = 0.01;
 const ADMIT_WARM = 6;
 /** Random admission of a warm loser happens when `rand & ADMIT_MASK === 0`: 1 in 128. */
 const ADMIT_MASK = 127;
-/**
- * Hits buffered before their sketch increments run (see the banner). 64 slots: large enough
- * to overlap the memory reads of many hits, small enough to stay in L1 (256 bytes).
- */
-const PENDING_HITS = 64;
-/** A saturated estimate: the sketch's 4-bit counter ceiling. */
+/** The sketch's 4-bit counter ceiling, which also caps a slot's hit count. */
 const MAX_FREQUENCY = 15;
+
+/** Halve every per-slot hit count (aging, with the sketch). */
+function halveCounts(a: Uint8Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! >>> 1;
+}
 
 export class WTinyLfuPolicy implements Policy {
   readonly name = 'wtinylfu';
@@ -116,20 +111,10 @@ export class WTinyLfuPolicy implements Policy {
   private readonly candidateGhosts: GhostRing;
   /** Recent main victims (main space too small if they come back). */
   private readonly victimGhosts: GhostRing;
-  /** Slots hit outside the window whose sketch increments have not run yet, oldest first. */
-  private readonly pending = new Int32Array(PENDING_HITS);
-  /** Scratch: the hashes of the buffered slots while they are counted. */
-  private readonly pendingHashes = new Int32Array(PENDING_HITS);
-  private pendingCount = 0;
-  /** Bit per slot: its key's counters are all saturated (a hit may skip the sketch). */
-  private saturated: Int32Array;
-  /** The sketch's halving count when the marks were last valid. */
-  private saturatedResets = 0;
-  /**
-   * True while PENDING_HITS more increments cannot trigger a halving, so that skipping the
-   * (no-op) increment of a marked slot cannot move a halving relative to the other increments.
-   */
-  private canSkip = false;
+  /** Per slot: hits outside the window not yet added to the sketch (0..15; see the banner). */
+  private hits: Uint8Array;
+  /** The sketch's halving count when the hit counts were last halved with it. */
+  private seenResets = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.q = new Queues(3, slots);
@@ -139,7 +124,7 @@ export class WTinyLfuPolicy implements Policy {
     this.setWindow(this.initialWindow(host.capacity));
     this.candidateGhosts = new GhostRing(1);
     this.victimGhosts = new GhostRing(1);
-    this.saturated = new Int32Array((slots + 31) >>> 5);
+    this.hits = new Uint8Array(slots);
     this.sizeSketch(slots);
   }
 
@@ -164,29 +149,26 @@ export class WTinyLfuPolicy implements Policy {
     const entries = Math.max(1, Math.min(slots, this.capacity));
     this.sketch.ensureCapacity(entries);
     this.sketch.resetPeriod = Math.max(RESET_RATIO * entries, 16);
-    if (this.sketch.additions >= this.sketch.resetPeriod) this.sketch.halve();
+    if (this.sketch.additions >= this.sketch.resetPeriod) this.age();
     const ghosts = Math.max(1, Math.ceil(GHOST_RATIO * entries));
     this.candidateGhosts.resize(ghosts);
     this.victimGhosts.resize(ghosts);
-    this.dropSaturation();
   }
 
   grow(slots: number): void {
-    this.countHits();
     this.q.grow(slots);
-    this.saturated = new Int32Array((slots + 31) >>> 5);
+    this.hits = growUint8(this.hits, slots);
     this.sizeSketch(slots);
   }
 
   resize(): void {
-    this.countHits();
     const old = this.capacity;
     const cap = this.host.capacity;
     this.capacity = cap;
     const share = old > 0 ? this.windowMax / old : INITIAL_WINDOW;
     const w = Math.max(this.initialWindow(cap), Number.isInteger(cap) ? Math.round(share * cap) : share * cap);
     this.setWindow(w);
-    this.sizeSketch(this.q.older.length);
+    this.sizeSketch(this.q.slots);
     this.demote();
   }
 
@@ -206,57 +188,40 @@ export class WTinyLfuPolicy implements Policy {
 
   // ---- protocol -----------------------------------------------------------------------
 
-  /**
-   * Run the sketch increments of the buffered hits, in hit order. Every slot in the buffer is
-   * still live with the key it was hit with: a slot changes key only by an insertion, which
-   * starts with recordMiss, and a removal (onRemove) counts the buffer first.
-   */
-countHits(): void {
-    const n = this.pendingCount;
-    if (n === 0) return;
-    const slots = this.pending;
-    const hashes = this.pendingHashes;
-    const host = this.host;
-    // Two passes: all the hash reads, then all the increments, so that the memory reads of
-    // one pass do not wait on each other.
-    for (let i = 0; i < n; i++) hashes[i] = host.hashOf(slots[i]!);
-    const sketch = this.sketch;
-    const sat = this.saturated;
-    for (let i = 0; i < n; i++) {
-      if (sketch.increment(hashes[i]!)) {
-        const s = slots[i]!;
-        sat[s >>> 5] = sat[s >>> 5]! | (1 << (s & 31));
-      } else if (sketch.resets !== this.saturatedResets) {
-        sat.fill(0); // this increment halved the sketch
-        this.saturatedResets = sketch.resets;
-      }
+  // ---- frequency ----------------------------------------------------------------------
+
+  /** Halve the sketch and the hit counts together (aging). */
+  private age(): void {
+    this.sketch.halve();
+    this.checkAging();
+  }
+
+  /** After a sketch call that may have halved on its own: halve the hit counts with it. */
+  private checkAging(): void {
+    if (this.sketch.resets !== this.seenResets) {
+      halveCounts(this.hits);
+      this.seenResets = this.sketch.resets;
     }
-    this.pendingCount = 0;
-    this.afterIncrements();
   }
 
-  /** After increments outside countHits: drop the marks if the sketch halved; re-derive canSkip. */
-  private afterIncrements(): void {
-    const sketch = this.sketch;
-    if (sketch.resets !== this.saturatedResets) {
-      this.saturated.fill(0);
-      this.saturatedResets = sketch.resets;
+  /** Estimated recent frequency of the key in `slot`: the sketch's plus its own hit count. */
+  private estimate(slot: number): number {
+    const f = this.sketch.frequency(this.host.hashOf(slot)) + this.hits[slot]!;
+    return f < MAX_FREQUENCY ? f : MAX_FREQUENCY;
+  }
+
+  /** The key in `slot` leaves: its hit count joins the sketch. `hash` is its key's hash. */
+  private release(slot: number, hash: number): void {
+    const n = this.hits[slot]!;
+    if (n !== 0) {
+      this.sketch.addCount(hash, n);
+      this.hits[slot] = 0;
     }
-    this.canSkip = sketch.additions + PENDING_HITS < sketch.resetPeriod;
   }
-
-  /** The sketch was reshaped (grown, re-periodised, maybe halved): forget every mark. */
-  private dropSaturation(): void {
-    this.saturated.fill(0);
-    this.saturatedResets = this.sketch.resets;
-    this.canSkip = this.sketch.additions + PENDING_HITS < this.sketch.resetPeriod;
-  }
-
 
   recordMiss(hash: number): void {
-    if (this.pendingCount !== 0) this.countHits();
     this.sketch.increment(hash);
-    this.afterIncrements();
+    this.checkAging();
     const cg = this.candidateGhosts;
     const vg = this.victimGhosts;
     if (cg.take(hash)) this.adapt(Math.max(1, vg.size / Math.max(1, cg.size)));
@@ -285,6 +250,7 @@ countHits(): void {
         const cc = host.costOf(cand);
         if (cc > this.mainMax) {
           q.unlink(WINDOW, cand, cc);
+          this.release(cand, host.hashOf(cand));
           return cand;
         }
         if (q.cost[PROBATION]! + q.cost[PROTECTED]! + cc <= this.mainMax) {
@@ -296,26 +262,34 @@ countHits(): void {
         if (victim === NIL || this.admit(cand, victim)) {
           if (victim === NIL) {
             q.unlink(WINDOW, cand, cc);
+            this.release(cand, host.hashOf(cand));
             return cand;
           }
-          q.unlink(q.owner[victim]!, victim, host.costOf(victim));
-          this.victimGhosts.add(host.hashOf(victim));
-          return victim;
+          return this.evictMain(victim);
         }
         q.unlink(WINDOW, cand, cc);
-        this.candidateGhosts.add(host.hashOf(cand));
+        const h = host.hashOf(cand);
+        this.release(cand, h);
+        this.candidateGhosts.add(h);
         return cand;
       }
       const victim = this.mainVictim();
-      if (victim !== NIL) {
-        q.unlink(q.owner[victim]!, victim, host.costOf(victim));
-        this.victimGhosts.add(host.hashOf(victim));
-        return victim;
-      }
+      if (victim !== NIL) return this.evictMain(victim);
       if (cand === NIL) return NO_SLOT;
       q.unlink(WINDOW, cand, host.costOf(cand));
+      this.release(cand, host.hashOf(cand));
       return cand;
     }
+  }
+
+  /** Evict `victim` from the main space: unlink it, count its hits, remember it as a ghost. */
+  private evictMain(victim: number): number {
+    const host = this.host;
+    this.q.unlink(this.q.owner[victim]!, victim, host.costOf(victim));
+    const h = host.hashOf(victim);
+    this.release(victim, h);
+    this.victimGhosts.add(h);
+    return victim;
   }
 
   /** The main space's LRU entry: probation's tail, else protected's. */
@@ -326,9 +300,8 @@ countHits(): void {
 
   /** TinyLFU admission [1]: does the candidate deserve the victim's place? */
   private admit(cand: number, victim: number): boolean {
-    if (this.pendingCount !== 0) this.countHits();
-    const cf = this.sketch.frequency(this.host.hashOf(cand));
-    const vf = this.sketch.frequency(this.host.hashOf(victim));
+    const cf = this.estimate(cand);
+    const vf = this.estimate(victim);
     if (cf > vf) return true;
     return cf >= ADMIT_WARM && (this.rng.next() & ADMIT_MASK) === 0;
   }
@@ -336,7 +309,7 @@ countHits(): void {
   onInsert(slot: number): void {
     const q = this.q;
     const host = this.host;
-    this.saturated[slot >>> 5] = this.saturated[slot >>> 5]! & ~(1 << (slot & 31)); // a new key
+    this.hits[slot] = 0; // a new key (release() leaves 0 behind; this covers a fresh slot)
     q.pushHead(WINDOW, slot, host.costOf(slot));
     // While the cache fills, window overflow flows into probation without a duel.
     while (q.cost[WINDOW]! > this.windowMax && q.length[WINDOW]! > 1) {
@@ -357,11 +330,11 @@ countHits(): void {
       q.moveToHead(WINDOW, slot);
       return;
     }
-    if (!this.canSkip || (this.saturated[slot >>> 5]! & (1 << (slot & 31))) === 0) {
-      const n = this.pendingCount;
-      this.pending[n] = slot;
-      this.pendingCount = n + 1;
-      if (n + 1 === PENDING_HITS) this.countHits();
+    const c = this.hits[slot]!;
+    if (c < MAX_FREQUENCY) {
+      this.hits[slot] = c + 1;
+      const sketch = this.sketch;
+      if (++sketch.additions >= sketch.resetPeriod) this.age();
     }
     if (o === PROBATION) this.promote(slot);
     else q.moveToHead(PROTECTED, slot);
@@ -396,24 +369,23 @@ countHits(): void {
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    if (this.pendingCount !== 0) this.countHits();
     this.q.cost[this.q.owner[slot]!]! += this.host.costOf(slot) - oldCost;
     this.sketch.increment(this.host.hashOf(slot));
-    this.afterIncrements();
+    this.checkAging();
     this.touch(slot);
     this.demote();
   }
 
   onRemove(slot: number): void {
-    if (this.pendingCount !== 0) this.countHits();
     this.q.unlink(this.q.owner[slot]!, slot, this.host.costOf(slot));
+    this.release(slot, this.host.hashOf(slot));
   }
 
   clear(): void {
-    this.pendingCount = 0; // the sketch is cleared: buffered increments would be wiped anyway
     this.q.clear();
     this.sketch.clear();
-    this.dropSaturation();
+    this.hits.fill(0);
+    this.seenResets = this.sketch.resets;
     this.candidateGhosts.clear();
     this.victimGhosts.clear();
   }
@@ -436,17 +408,12 @@ countHits(): void {
     if (this.q.cost[PROTECTED]! > this.protectedMax + 1e-9 * Math.max(1, this.protectedMax)) {
       broken(this.name, `protected holds ${this.q.cost[PROTECTED]} > limit ${this.protectedMax}`);
     }
-    if (this.pendingCount < 0 || this.pendingCount >= PENDING_HITS) broken(this.name, `${this.pendingCount} buffered hits`);
-    for (let i = 0; i < this.pendingCount; i++) {
-      const s = this.pending[i]!;
-      if (!live(s) || this.q.owner[s] === WINDOW) broken(this.name, `buffered hit on slot ${s}, which is not live outside the window`);
-    }
     for (const s of [...w, ...p, ...r]) {
-      if ((this.saturated[s >>> 5]! & (1 << (s & 31))) !== 0 && this.sketch.frequency(this.host.hashOf(s)) !== MAX_FREQUENCY) {
-        broken(this.name, `slot ${s} marked saturated but its estimate is ${this.sketch.frequency(this.host.hashOf(s))}`);
-      }
+      const n = this.hits[s]!;
+      if (n > MAX_FREQUENCY) broken(this.name, `slot ${s} hit count ${n} > ${MAX_FREQUENCY}`);
+      if (n !== 0 && this.q.owner[s] === WINDOW) broken(this.name, `window slot ${s} has hit count ${n} (window hits are not counted)`);
     }
-    if (this.canSkip && this.sketch.additions + PENDING_HITS >= this.sketch.resetPeriod) broken(this.name, 'skipping saturated hits this close to a halving');
+    if (this.seenResets !== this.sketch.resets) broken(this.name, 'the sketch halved without the hit counts');
     this.sketch.validate(this.name);
     this.candidateGhosts.check(`${this.name} candidate ghosts`);
     this.victimGhosts.check(`${this.name} victim ghosts`);
