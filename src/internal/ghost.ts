@@ -1,170 +1,336 @@
 /**
- * A bounded FIFO set of key fingerprints: the "ghost" lists of ARC-style adaptation, which
- * remember recently evicted keys without keeping the keys themselves.
+ * Ghost lists: remember the fingerprints of recently evicted keys, without the keys, for
+ * S3-FIFO's ghost queue and W-TinyLFU's window adaptation.
  *
- * Representation, all typed arrays (no Map, nothing allocated after construction):
- *  - a ring of `capacity` fingerprints in insertion order; -1 marks a position that is unused
- *    or stale (its fingerprint was taken, or re-added at a newer position). So a record still
- *    in the ring is live, and the ring wrapping over it is what forgets it;
- *  - a chained hash index over the ring positions: `heads` (2 buckets or more per record)
- *    holds the newest position of each bucket's chain, and `after`/`before` link the
- *    positions of one chain both ways.
- * Every change is O(1) pointer writes: forgetting the oldest record unlinks its position
- * directly (no lookup), and only `take` and a re-add walk a chain (about one position at
- * this load). An earlier open-addressing table needed a lookup plus a backward shift to drop
- * the oldest record and was about 2x slower per insertion (docs/perf-notes.md). 20 to 28
- * bytes per remembered fingerprint (the table it replaced took 20 to 36). Fingerprints are
- * 30 bits of the key's hash: a false match only nudges an adaptation step, which is harmless.
+ * A ghost is a FIFO of key fingerprints bounded by `capacity` cost units (entries, or weight
+ * in a weight-bounded cache): adding past the bound forgets the oldest records, and taking a
+ * key forgets it and frees its cost. An exact FIFO needs a ring in insertion order plus an
+ * index over it: three or four random memory accesses per operation and 20-25 bytes per
+ * record. Here the FIFO order is kept in coarse steps instead:
+ *
+ *  - Additions are grouped into *epochs* of capacity/64 cost units. Each record is one 32-bit
+ *    word: a 24-bit fingerprint and the 8-bit number of the epoch it was added in. Each epoch
+ *    keeps its count and cost of live records, so forgetting the oldest records means
+ *    dropping the oldest epoch whole: the ghost holds within half an epoch (1/128 of the
+ *    capacity) of `capacity` units, where an exact FIFO holds exactly that. Up to 64 unit
+ *    records, an epoch holds one record and the FIFO is exact.
+ *  - Records sit in a hash table of buckets of 16 words: one 64-byte cache line, scanned
+ *    whole by add and take. A key's fingerprint picks its bucket; a dead or empty word in it
+ *    is reused. A bucket whose 16 words are all live forgets its oldest record early. The
+ *    table has at least twice as many words as live records, so that is rare and only
+ *    shortens one record's memory.
+ *  - Epoch numbers wrap at 256 and at most 96 epochs are live at once (takes can stretch the
+ *    FIFO back in time). A sweep clears dead words a few at a time as epochs pass, so every
+ *    word is visited within 128 epochs and no dead record can look live again.
+ *  - Costs: a taken record gives back its epoch's average cost (words do not store their
+ *    cost). With unit costs, as in a cache bounded by entries, that is exact.
+ *
+ * 4 bytes per word and 2 to 4 words per live record: 8 to 16 bytes per remembered key, with
+ * one cache line touched per operation. A false match (two keys with one fingerprint in one
+ * bucket: about 8 in 2^24) only nudges an adaptation step or admits one newcomer to
+ * S3-FIFO's main queue, which is harmless.
  */
+import { mix32 } from './hash.js';
 
-const FINGERPRINT_MASK = 0x3fffffff;
-/** Multiplier of the index's hash (golden ratio): spreads fingerprints over the buckets. */
-const GOLDEN = 0x9e3779b1 | 0;
-const NONE = -1;
+/**
+ * Epochs per capacity. With unit costs and a capacity of up to 64 entries, every epoch holds
+ * one record and the FIFO is exact (small S3-FIFO caches are chaotic: one ghost hit more or
+ * less can change a miss ratio by points).
+ */
+const EPOCHS = 64;
+/** At most this many epochs are live at once (takes can stretch the FIFO back in time). */
+const MAX_SPAN = 96;
+/** Epoch numbers are stored modulo 256 (8 bits). */
+const EPOCH_BITS = 8;
+const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
+/** Words per bucket: 16 x 4 bytes, one cache line. */
+const BUCKET = 16;
+const BUCKET_SHIFT = 4;
+/** Table words per expected live record, at least. */
+const WORDS_PER_RECORD = 2;
+/**
+ * The sweep visits every word within this many epochs. A word dies at most MAX_SPAN epochs
+ * after its own; it must be cleared before its epoch number comes round again (256).
+ */
+const SWEEP_EPOCHS = 128;
 
-export class GhostRing {
-  private ring: Int32Array;
-  private next = 0;
-  /** Newest ring position of each bucket's chain, or NONE. */
-  private heads: Int32Array;
-  /** Per ring position: the next (older) position of its chain, or NONE. */
-  private after: Int32Array;
-  /** Per ring position: the previous (newer) position of its chain, or NONE at the head. */
-  private before: Int32Array;
-  private bits: number;
-  private count = 0;
+export class Ghost {
+  private table: Int32Array;
+  private bucketMask: number;
+  /** Live records of each epoch (index: epoch number modulo 256). */
+  private readonly count = new Int32Array(EPOCH_MASK + 1);
+  /** Cost of the live records of each epoch. */
+  private readonly costs = new Float64Array(EPOCH_MASK + 1);
+  /** The current epoch, and the oldest live one. */
+  private epoch = 0;
+  private oldest = 0;
+  /** Cost added in the current epoch so far. */
+  private filled = 0;
+  private epochCost: number;
+  private live = 0;
+  private total = 0;
+  private sweepAt = 0;
+  private sweepStep: number;
+  /** Capacity in cost units. */
+  private cap: number;
 
-  constructor(capacity: number) {
-    const n = Math.max(1, Math.floor(capacity));
-    this.ring = new Int32Array(n).fill(NONE);
-    this.after = new Int32Array(n).fill(NONE);
-    this.before = new Int32Array(n).fill(NONE);
-    this.bits = GhostRing.bitsFor(n);
-    this.heads = new Int32Array(1 << this.bits).fill(NONE);
+  /**
+   * @param capacity cost units to remember (entries, or weight)
+   * @param records live records to expect at most (sizes the table; see {@link reserve})
+   */
+  constructor(capacity: number, records = capacity) {
+    this.cap = Math.max(0, capacity);
+    this.epochCost = this.cap / EPOCHS;
+    const words = Ghost.wordsFor(records);
+    this.table = new Int32Array(words);
+    this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
+    this.sweepStep = Math.max(1, Math.ceil(words / SWEEP_EPOCHS));
   }
 
-  private static bitsFor(n: number): number {
-    let b = 1;
-    while (1 << b < 2 * n) b++;
-    return b;
+  private static wordsFor(records: number): number {
+    let w = BUCKET;
+    const want = Math.min(Math.max(records, 1) * WORDS_PER_RECORD, 2 ** 30);
+    while (w < want) w *= 2;
+    return w;
   }
 
+  /** Cost units remembered. */
   get capacity(): number {
-    return this.ring.length;
+    return this.cap;
   }
 
-  /** Number of fingerprints remembered. */
+  /** Number of live records. */
   get size(): number {
-    return this.count;
+    return this.live;
   }
 
-  private bucket(fp: number): number {
-    return Math.imul(fp + 1, GOLDEN) >>> (32 - this.bits);
+  /** Total cost of the live records. */
+  get weight(): number {
+    return this.total;
   }
 
-  /** Ring position of the live record of `fp`, or NONE. */
-  private find(fp: number): number {
-    const ring = this.ring;
-    const after = this.after;
-    let p = this.heads[this.bucket(fp)]!;
-    while (p !== NONE && ring[p] !== fp) p = after[p]!;
-    return p;
+  private static fingerprint(hash: number): number {
+    const f = hash & 0xffffff;
+    return f === 0 ? 1 : f; // 0 is the empty word
   }
 
-  /** Take the live record at `pos` out of its chain and out of the set. */
-  private drop(pos: number): void {
-    const a = this.after[pos]!;
-    const b = this.before[pos]!;
-    if (b === NONE) this.heads[this.bucket(this.ring[pos]!)] = a;
-    else this.after[b] = a;
-    if (a !== NONE) this.before[a] = b;
-    this.ring[pos] = NONE;
-    this.count--;
+  private base(fp: number): number {
+    return (mix32(fp) & this.bucketMask) << BUCKET_SHIFT;
   }
 
-  /** Remember the key with this hash (as the newest record). */
-  add(hash: number): void {
-    const fp = hash & FINGERPRINT_MASK;
-    const pos = this.next;
-    this.next = pos + 1 === this.ring.length ? 0 : pos + 1;
-    if (this.ring[pos]! >= 0) this.drop(pos); // the oldest record is forgotten
-    const old = this.find(fp);
-    if (old !== NONE) this.drop(old); // re-added: only the newest record stays
-    const b = this.bucket(fp);
-    const head = this.heads[b]!;
-    this.ring[pos] = fp;
-    this.after[pos] = head;
-    this.before[pos] = NONE;
-    if (head !== NONE) this.before[head] = pos;
-    this.heads[b] = pos;
-    this.count++;
+  /** Whether a word of epoch `e` is live. */
+  private isLive(e: number): boolean {
+    return ((e - this.oldest) & EPOCH_MASK) <= ((this.epoch - this.oldest) & EPOCH_MASK);
+  }
+
+  /** Forget one record of epoch `e` (taken, or pushed out of a full bucket). */
+  private forget(e: number): void {
+    const n = this.count[e]!;
+    const c = n === 1 ? this.costs[e]! : this.costs[e]! / n;
+    this.count[e] = n - 1;
+    this.costs[e]! -= c;
+    this.live--;
+    this.total -= c;
+  }
+
+  /** Remember the key with this hash and cost as the newest record. */
+  add(hash: number, cost = 1): void {
+    if (cost > this.cap) return; // would be forgotten at once
+    if (this.filled >= this.epochCost) this.nextEpoch();
+    const fp = Ghost.fingerprint(hash);
+    const t = this.table;
+    const b = this.base(fp);
+    const now = this.epoch;
+    let free = -1;
+    let oldest = -1;
+    let oldestAge = -1;
+    for (let i = b; i < b + BUCKET; i++) {
+      const w = t[i]!;
+      if (w === 0 || !this.isLive(w & EPOCH_MASK)) {
+        if (free < 0) free = i;
+        continue;
+      }
+      if (w >>> EPOCH_BITS === fp) {
+        // Already remembered (only a fingerprint collision gets here): it becomes the newest.
+        this.forget(w & EPOCH_MASK);
+        free = i;
+        break;
+      }
+      const age = (now - w) & EPOCH_MASK;
+      if (age > oldestAge) {
+        oldestAge = age;
+        oldest = i;
+      }
+    }
+    if (free < 0) {
+      // Every word of the bucket is live: forget its oldest record early.
+      free = oldest;
+      this.forget(t[free]! & EPOCH_MASK);
+    }
+    t[free] = (fp << EPOCH_BITS) | now;
+    this.count[now]!++;
+    this.costs[now]! += cost;
+    this.live++;
+    this.total += cost;
+    this.filled += cost;
+    this.trim();
   }
 
   /** Forget the key with this hash; true when it was remembered. */
   take(hash: number): boolean {
-    const pos = this.find(hash & FINGERPRINT_MASK);
-    if (pos === NONE) return false;
-    this.drop(pos);
-    return true;
+    if (this.live === 0) return false;
+    const fp = Ghost.fingerprint(hash);
+    const t = this.table;
+    const b = this.base(fp);
+    for (let i = b; i < b + BUCKET; i++) {
+      const w = t[i]!;
+      if (w >>> EPOCH_BITS === fp && this.isLive(w & EPOCH_MASK)) {
+        t[i] = 0;
+        this.forget(w & EPOCH_MASK);
+        return true;
+      }
+    }
+    return false;
   }
 
-  /** Change the capacity, keeping the newest live records that fit. */
-  resize(capacity: number): void {
-    const n = Math.max(1, Math.floor(capacity));
-    if (n === this.ring.length) return;
-    const live: number[] = [];
-    const old = this.ring.length;
-    for (let k = 0; k < old; k++) {
-      const fp = this.ring[(this.next + k) % old]!; // oldest first
-      if (fp >= 0) live.push(fp);
+  /**
+   * Drop the oldest epochs while the ghost is over its capacity by more than half of the
+   * oldest epoch's cost (so the ghost holds `capacity` units on average, not at most).
+   */
+  private trim(): void {
+    while (this.oldest !== this.epoch && this.total - this.costs[this.oldest]! / 2 > this.cap) this.dropOldest();
+    if (this.oldest === this.epoch && this.total > this.cap) {
+      // The current epoch alone is over capacity (a shrink, or heavy records): start afresh.
+      this.nextEpoch();
+      this.dropOldest();
     }
-    this.ring = new Int32Array(n).fill(NONE);
-    this.after = new Int32Array(n).fill(NONE);
-    this.before = new Int32Array(n).fill(NONE);
-    this.next = 0;
-    this.bits = GhostRing.bitsFor(n);
-    this.heads = new Int32Array(1 << this.bits).fill(NONE);
-    this.count = 0;
-    for (let i = Math.max(0, live.length - n); i < live.length; i++) this.add(live[i]!);
+  }
+
+  private dropOldest(): void {
+    const e = this.oldest;
+    this.live -= this.count[e]!;
+    this.total -= this.costs[e]!;
+    this.count[e] = 0;
+    this.costs[e] = 0;
+    this.oldest = (e + 1) & EPOCH_MASK;
+    if (this.live === 0) this.total = 0; // no float drift once empty
+  }
+
+  private nextEpoch(): void {
+    this.epoch = (this.epoch + 1) & EPOCH_MASK;
+    this.filled = 0;
+    if (((this.epoch - this.oldest) & EPOCH_MASK) >= MAX_SPAN) this.dropOldest();
+    this.sweep();
+  }
+
+  /** Clear the dead words of the next stretch of the table. */
+  private sweep(): void {
+    const t = this.table;
+    let i = this.sweepAt;
+    const end = Math.min(t.length, i + this.sweepStep);
+    for (; i < end; i++) {
+      const w = t[i]!;
+      if (w !== 0 && !this.isLive(w & EPOCH_MASK)) t[i] = 0;
+    }
+    this.sweepAt = i === t.length ? 0 : i;
+  }
+
+  /** Change the capacity (cost units), forgetting the oldest records over it, and make room for `records` live records. */
+  resize(capacity: number, records = capacity): void {
+    this.cap = Math.max(0, capacity);
+    this.epochCost = this.cap / EPOCHS;
+    this.trim();
+    this.reserve(records);
+  }
+
+  /** Make the table big enough for `records` live records (it never shrinks). */
+  reserve(records: number): void {
+    const words = Ghost.wordsFor(records);
+    if (words <= this.table.length) return;
+    const old = this.table;
+    this.table = new Int32Array(words);
+    this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
+    this.sweepStep = Math.max(1, Math.ceil(words / SWEEP_EPOCHS));
+    this.sweepAt = 0;
+    // Re-place the live records, oldest first, so that a full bucket keeps the newest.
+    const span = (this.epoch - this.oldest) & EPOCH_MASK;
+    for (let k = 0; k <= span; k++) {
+      const e = (this.oldest + k) & EPOCH_MASK;
+      for (let i = 0; i < old.length; i++) {
+        const w = old[i]!;
+        if (w !== 0 && (w & EPOCH_MASK) === e) this.place(w);
+      }
+    }
+  }
+
+  /** Put a live word back after the table grew. */
+  private place(w: number): void {
+    const t = this.table;
+    const b = this.base(w >>> EPOCH_BITS);
+    let oldest = b;
+    let oldestAge = -1;
+    for (let i = b; i < b + BUCKET; i++) {
+      const x = t[i]!;
+      if (x === 0) {
+        t[i] = w;
+        return;
+      }
+      const age = (this.epoch - x) & EPOCH_MASK;
+      if (age > oldestAge) {
+        oldestAge = age;
+        oldest = i;
+      }
+    }
+    this.forget(t[oldest]! & EPOCH_MASK);
+    t[oldest] = w;
   }
 
   clear(): void {
-    this.ring.fill(NONE);
-    this.after.fill(NONE);
-    this.before.fill(NONE);
-    this.heads.fill(NONE);
-    this.next = 0;
-    this.count = 0;
+    this.table.fill(0);
+    this.count.fill(0);
+    this.costs.fill(0);
+    this.oldest = this.epoch;
+    this.live = 0;
+    this.total = 0;
+    this.filled = 0;
   }
 
-  /** Check that the chains and the ring agree; throws naming `name`. */
+  /** Table words (for memory accounting in tests). */
+  get words(): number {
+    return this.table.length;
+  }
+
+  /** Check the live count and the per-epoch counts against the table; throws naming `name`. */
   check(name: string): void {
     const bad = (what: string): never => {
       throw new Error(`${name} invariant broken: ghost ${what}`);
     };
-    const seen = new Set<number>();
-    const fps = new Set<number>();
-    for (let b = 0; b < this.heads.length; b++) {
-      let prev = NONE;
-      for (let p = this.heads[b]!; p !== NONE; p = this.after[p]!) {
-        if (seen.has(p)) bad(`position ${p} chained twice (or a cycle)`);
-        seen.add(p);
-        const fp = this.ring[p]!;
-        if (fp < 0) bad(`chain ${b} holds stale position ${p}`);
-        if (this.bucket(fp) !== b) bad(`fingerprint ${fp} at ${p} chained in bucket ${b}`);
-        if (this.before[p] !== prev) bad(`position ${p} back link ${this.before[p]} != ${prev}`);
-        if (fps.has(fp)) bad(`fingerprint ${fp} live twice`);
+    const counts = new Int32Array(EPOCH_MASK + 1);
+    let live = 0;
+    const t = this.table;
+    const span = (this.epoch - this.oldest) & EPOCH_MASK;
+    if (span >= MAX_SPAN) bad(`${span + 1} live epochs`);
+    for (let b = 0; b < t.length; b += BUCKET) {
+      const fps = new Set<number>();
+      for (let i = b; i < b + BUCKET; i++) {
+        const w = t[i]!;
+        if (w === 0 || !this.isLive(w & EPOCH_MASK)) continue;
+        const fp = w >>> EPOCH_BITS;
+        if (this.base(fp) !== b) bad(`fingerprint ${fp} in bucket ${b >>> BUCKET_SHIFT}, not its own`);
+        if (fps.has(fp)) bad(`fingerprint ${fp} live twice in bucket ${b >>> BUCKET_SHIFT}`);
         fps.add(fp);
-        prev = p;
+        counts[w & EPOCH_MASK]!++;
+        live++;
       }
     }
-    let inRing = 0;
-    for (let pos = 0; pos < this.ring.length; pos++) {
-      if (this.ring[pos]! < 0) continue;
-      inRing++;
-      if (!seen.has(pos)) bad(`ring ${pos} holds ${this.ring[pos]} but is in no chain`);
+    if (live !== this.live) bad(`counts ${this.live} live records, table holds ${live}`);
+    let total = 0;
+    for (let e = 0; e <= EPOCH_MASK; e++) {
+      if (counts[e] !== this.count[e]) bad(`epoch ${e}: ${this.count[e]} counted, ${counts[e]} in the table`);
+      if (counts[e] === 0 && Math.abs(this.costs[e]!) > 1e-6) bad(`epoch ${e} has no records but cost ${this.costs[e]}`);
+      total += this.costs[e]!;
     }
-    if (inRing !== this.count || seen.size !== this.count) bad(`counts ${this.count}, ring holds ${inRing}, chains ${seen.size}`);
-    if (this.count > this.ring.length) bad(`holds ${this.count} > capacity ${this.ring.length}`);
+    if (Math.abs(total - this.total) > 1e-6 * Math.max(1, total)) bad(`cost ${this.total} != sum of epochs ${total}`);
+    if (this.filled < 0) bad(`epoch fill ${this.filled}`);
   }
 }

@@ -12,5 +12,5 @@ export { POLICY_FACTORIES, POLICY_NAMES } from '../policies/index.js';
 export { hashKey } from './hash.js';
 export { TimerWheel } from './timer-wheel.js';
 export { FrequencySketch, Doorkeeper } from './sketch.js';
-export { GhostRing } from './ghost.js';
+export { Ghost } from './ghost.js';
 export { prng } from '../sim/synthetic.js';
