@@ -14,9 +14,10 @@
  *    dropping the oldest epoch whole: the ghost holds within half an epoch (1/128 of the
  *    capacity) of `capacity` units, where an exact FIFO holds exactly that. Up to 64 unit
  *    records, an epoch holds one record and the FIFO is exact.
- *  - Records sit in a hash table of buckets of 16 words: one 64-byte cache line, scanned
- *    whole by add and take. A key's fingerprint picks its bucket; a dead or empty word in it
- *    is reused. A bucket whose 16 words are all live forgets its oldest record early. The
+ *  - Records sit in a hash table of buckets of 16 words: one 64-byte cache line. A key's
+ *    fingerprint picks its bucket. Buckets are compact (words in use first, then zeros: a
+ *    take moves the bucket's last word into the hole), so add and take scan only the words
+ *    in use, two to four on average. A dead word is reused by add. A bucket whose 16 words are all live forgets its oldest record early. The
  *    table has at least twice as many words as live records, so that is rare and only
  *    shortens one record's memory.
  *  - Epoch numbers wrap at 256 and at most 96 epochs are live at once (takes can stretch the
@@ -43,11 +44,15 @@ const MAX_SPAN = 96;
 /** Epoch numbers are stored modulo 256 (8 bits). */
 const EPOCH_BITS = 8;
 const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
+/** Fingerprints: the 24 bits above the epoch. */
+const FP_MASK = 0xffffff;
 /** Words per bucket: 16 x 4 bytes, one cache line. */
 const BUCKET = 16;
 const BUCKET_SHIFT = 4;
 /** Table words per expected live record, at least. */
 const WORDS_PER_RECORD = 2;
+/** First table size; it doubles while live records exceed half of it, up to the expected records. */
+const INITIAL_WORDS = 1024;
 /**
  * The sweep visits every word within this many epochs. A word dies at most MAX_SPAN epochs
  * after its own; it must be cleared before its epoch number comes round again (256).
@@ -73,6 +78,8 @@ export class Ghost {
   private sweepStep: number;
   /** Capacity in cost units. */
   private cap: number;
+  /** Words the table may grow to (from the expected records); it starts small and doubles. */
+  private maxWords: number;
 
   /**
    * @param capacity cost units to remember (entries, or weight)
@@ -81,10 +88,16 @@ export class Ghost {
   constructor(capacity: number, records = capacity) {
     this.cap = Math.max(0, capacity);
     this.epochCost = this.cap / EPOCHS;
-    const words = Ghost.wordsFor(records);
+    this.maxWords = Ghost.wordsFor(records);
+    const words = Math.min(this.maxWords, INITIAL_WORDS);
     this.table = new Int32Array(words);
     this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
-    this.sweepStep = Math.max(1, Math.ceil(words / SWEEP_EPOCHS));
+    this.sweepStep = Ghost.sweepStepFor(words);
+  }
+
+  /** Words swept per epoch: whole buckets, so that every word is visited within SWEEP_EPOCHS. */
+  private static sweepStepFor(words: number): number {
+    return Math.max(BUCKET, Math.ceil(words / SWEEP_EPOCHS / BUCKET) * BUCKET);
   }
 
   private static wordsFor(records: number): number {
@@ -110,7 +123,7 @@ export class Ghost {
   }
 
   private static fingerprint(hash: number): number {
-    const f = hash & 0xffffff;
+    const f = hash & FP_MASK;
     return f === 0 ? 1 : f; // 0 is the empty word
   }
 
@@ -140,40 +153,47 @@ export class Ghost {
     const fp = Ghost.fingerprint(hash);
     const t = this.table;
     const b = this.base(fp);
-    const now = this.epoch;
-    let free = -1;
-    let oldest = -1;
-    let oldestAge = -1;
-    for (let i = b; i < b + BUCKET; i++) {
+    const end = b + BUCKET;
+    const first = this.oldest;
+    const span = (this.epoch - first) & EPOCH_MASK;
+    // Buckets are compact (words in use first, then zeros), so the scan stops at the first 0.
+    // A word is live when its epoch is within [oldest, epoch]: ((w - oldest) & MASK) <= span.
+    let dead = -1;
+    let i = b;
+    for (; i < end; i++) {
       const w = t[i]!;
-      if (w === 0 || !this.isLive(w & EPOCH_MASK)) {
-        if (free < 0) free = i;
-        continue;
-      }
-      if (w >>> EPOCH_BITS === fp) {
+      if (w === 0) break;
+      if (((w - first) & EPOCH_MASK) > span) {
+        if (dead < 0) dead = i;
+      } else if (((w >> EPOCH_BITS) & FP_MASK) === fp) {
         // Already remembered (only a fingerprint collision gets here): it becomes the newest.
         this.forget(w & EPOCH_MASK);
-        free = i;
+        dead = i;
         break;
       }
-      const age = (now - w) & EPOCH_MASK;
-      if (age > oldestAge) {
-        oldestAge = age;
-        oldest = i;
-      }
     }
-    if (free < 0) {
+    let slot = dead >= 0 ? dead : i;
+    if (slot === end) {
       // Every word of the bucket is live: forget its oldest record early.
-      free = oldest;
-      this.forget(t[free]! & EPOCH_MASK);
+      let oldestAge = -1;
+      for (let k = b; k < end; k++) {
+        const age = (this.epoch - t[k]!) & EPOCH_MASK;
+        if (age > oldestAge) {
+          oldestAge = age;
+          slot = k;
+        }
+      }
+      this.forget(t[slot]! & EPOCH_MASK);
     }
-    t[free] = (fp << EPOCH_BITS) | now;
+    const now = this.epoch;
+    t[slot] = (fp << EPOCH_BITS) | now;
     this.count[now]!++;
     this.costs[now]! += cost;
     this.live++;
     this.total += cost;
     this.filled += cost;
-    this.trim();
+    if (this.total > this.cap) this.trim();
+    if (this.live * WORDS_PER_RECORD > t.length && t.length < this.maxWords) this.growTo(2 * t.length);
   }
 
   /** Forget the key with this hash; true when it was remembered. */
@@ -182,10 +202,16 @@ export class Ghost {
     const fp = Ghost.fingerprint(hash);
     const t = this.table;
     const b = this.base(fp);
-    for (let i = b; i < b + BUCKET; i++) {
+    const end = b + BUCKET;
+    for (let i = b; i < end; i++) {
       const w = t[i]!;
-      if (w >>> EPOCH_BITS === fp && this.isLive(w & EPOCH_MASK)) {
-        t[i] = 0;
+      if (w === 0) return false;
+      if (((w >> EPOCH_BITS) & FP_MASK) === fp && ((w - this.oldest) & EPOCH_MASK) <= ((this.epoch - this.oldest) & EPOCH_MASK)) {
+        // Keep the bucket compact: its last word in use fills the hole.
+        let last = i;
+        while (last + 1 < end && t[last + 1] !== 0) last++;
+        t[i] = t[last]!;
+        t[last] = 0;
         this.forget(w & EPOCH_MASK);
         return true;
       }
@@ -223,16 +249,24 @@ export class Ghost {
     this.sweep();
   }
 
-  /** Clear the dead words of the next stretch of the table. */
+  /** Clear the dead words of the next stretch of buckets, compacting each bucket. */
   private sweep(): void {
     const t = this.table;
-    let i = this.sweepAt;
-    const end = Math.min(t.length, i + this.sweepStep);
-    for (; i < end; i++) {
-      const w = t[i]!;
-      if (w !== 0 && !this.isLive(w & EPOCH_MASK)) t[i] = 0;
+    const first = this.oldest;
+    const span = (this.epoch - first) & EPOCH_MASK;
+    let b = this.sweepAt;
+    const stop = Math.min(t.length, b + this.sweepStep);
+    for (; b < stop; b += BUCKET) {
+      let j = b;
+      let i = b;
+      for (; i < b + BUCKET; i++) {
+        const w = t[i]!;
+        if (w === 0) break;
+        if (((w - first) & EPOCH_MASK) <= span) t[j++] = w;
+      }
+      for (; j < i; j++) t[j] = 0;
     }
-    this.sweepAt = i === t.length ? 0 : i;
+    this.sweepAt = b >= t.length ? 0 : b;
   }
 
   /** Change the capacity (cost units), forgetting the oldest records over it, and make room for `records` live records. */
@@ -243,14 +277,20 @@ export class Ghost {
     this.reserve(records);
   }
 
-  /** Make the table big enough for `records` live records (it never shrinks). */
+  /**
+   * Expect up to `records` live records: the table may grow to twice that many words (it
+   * grows as records arrive, and never shrinks).
+   */
   reserve(records: number): void {
-    const words = Ghost.wordsFor(records);
-    if (words <= this.table.length) return;
+    this.maxWords = Math.max(this.maxWords, Ghost.wordsFor(records));
+  }
+
+  /** Rehash into a table of `words` words. */
+  private growTo(words: number): void {
     const old = this.table;
     this.table = new Int32Array(words);
     this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
-    this.sweepStep = Math.max(1, Math.ceil(words / SWEEP_EPOCHS));
+    this.sweepStep = Ghost.sweepStepFor(words);
     this.sweepAt = 0;
     // Re-place the live records, oldest first, so that a full bucket keeps the newest.
     const span = (this.epoch - this.oldest) & EPOCH_MASK;
@@ -263,7 +303,7 @@ export class Ghost {
     }
   }
 
-  /** Put a live word back after the table grew. */
+  /** Put a live word back after the table grew (appended: buckets stay compact). */
   private place(w: number): void {
     const t = this.table;
     const b = this.base(w >>> EPOCH_BITS);
@@ -295,7 +335,7 @@ export class Ghost {
     this.filled = 0;
   }
 
-  /** Table words (for memory accounting in tests). */
+  /** Table words now (it grows up to the expected records; for memory accounting in tests). */
   get words(): number {
     return this.table.length;
   }
@@ -312,9 +352,15 @@ export class Ghost {
     if (span >= MAX_SPAN) bad(`${span + 1} live epochs`);
     for (let b = 0; b < t.length; b += BUCKET) {
       const fps = new Set<number>();
+      let ended = false;
       for (let i = b; i < b + BUCKET; i++) {
         const w = t[i]!;
-        if (w === 0 || !this.isLive(w & EPOCH_MASK)) continue;
+        if (w === 0) {
+          ended = true;
+          continue;
+        }
+        if (ended) bad(`bucket ${b >>> BUCKET_SHIFT} is not compact (word ${i} follows an empty one)`);
+        if (!this.isLive(w & EPOCH_MASK)) continue;
         const fp = w >>> EPOCH_BITS;
         if (this.base(fp) !== b) bad(`fingerprint ${fp} in bucket ${b >>> BUCKET_SHIFT}, not its own`);
         if (fps.has(fp)) bad(`fingerprint ${fp} live twice in bucket ${b >>> BUCKET_SHIFT}`);

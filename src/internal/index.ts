@@ -13,4 +13,5 @@ export { hashKey } from './hash.js';
 export { TimerWheel } from './timer-wheel.js';
 export { FrequencySketch, Doorkeeper } from './sketch.js';
 export { Ghost } from './ghost.js';
+export { GhostRing } from './ghost-ring.js';
 export { prng } from '../sim/synthetic.js';

@@ -56,7 +56,7 @@
 import { Queues, NIL } from '../internal/queues.js';
 import { FrequencySketch } from '../internal/sketch.js';
 import { XorShift32 } from '../internal/sample.js';
-import { Ghost } from '../internal/ghost.js';
+import { GhostRing } from '../internal/ghost-ring.js';
 import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
 
 const WINDOW = 0;
@@ -108,9 +108,9 @@ export class WTinyLfuPolicy implements Policy {
   mainMax = 0;
   protectedMax = 0;
   /** Recent candidates that lost their duel (window too small if they come back). */
-  private readonly candidateGhosts: Ghost;
+  private readonly candidateGhosts: GhostRing;
   /** Recent main victims (main space too small if they come back). */
-  private readonly victimGhosts: Ghost;
+  private readonly victimGhosts: GhostRing;
   /** Per slot: hits outside the window not yet added to the sketch (0..15; see the banner). */
   private hits: Uint8Array;
   /** The sketch's halving count when the hit counts were last halved with it. */
@@ -122,8 +122,8 @@ export class WTinyLfuPolicy implements Policy {
     this.rng = new XorShift32(host.seed);
     this.capacity = host.capacity;
     this.setWindow(this.initialWindow(host.capacity));
-    this.candidateGhosts = new Ghost(1);
-    this.victimGhosts = new Ghost(1);
+    this.candidateGhosts = new GhostRing(1);
+    this.victimGhosts = new GhostRing(1);
     this.hits = new Uint8Array(slots);
     this.sizeSketch(slots);
   }
