@@ -90,9 +90,20 @@ const ADMIT_MASK = 127;
 /** The sketch's 4-bit counter ceiling, which also caps a slot's hit count. */
 const MAX_FREQUENCY = 15;
 
-/** Halve every per-slot hit count (aging, with the sketch). */
+/**
+ * Per-slot metadata byte: the queue in bits 0-1 (so Queues keeps no owner byte), the hit
+ * count (0..15, see the banner) in bits 4-7. One byte, so a hit reads and writes one line.
+ */
+const QUEUE_BITS = 3;
+const HIT_SHIFT = 4;
+const ONE_HIT = 1 << HIT_SHIFT;
+
+/** Halve every per-slot hit count (aging, with the sketch), keeping the queue bits. */
 function halveCounts(a: Uint8Array): void {
-  for (let i = 0; i < a.length; i++) a[i] = a[i]! >>> 1;
+  for (let i = 0; i < a.length; i++) {
+    const m = a[i]!;
+    if (m >= ONE_HIT) a[i] = ((m >>> 1) & 0x70) | (m & QUEUE_BITS);
+  }
 }
 
 export class WTinyLfuPolicy implements Policy {
@@ -111,20 +122,20 @@ export class WTinyLfuPolicy implements Policy {
   private readonly candidateGhosts: GhostRing;
   /** Recent main victims (main space too small if they come back). */
   private readonly victimGhosts: GhostRing;
-  /** Per slot: hits outside the window not yet added to the sketch (0..15; see the banner). */
-  private hits: Uint8Array;
+  /** Per slot: its queue and its hits not yet added to the sketch (QUEUE_BITS, HIT_SHIFT). */
+  private meta: Uint8Array;
   /** The sketch's halving count when the hit counts were last halved with it. */
   private seenResets = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(3, slots);
+    this.q = new Queues(3, slots, false); // the queue of a slot lives in `meta`
     this.sketch = new FrequencySketch(slots, host.seed, RESET_RATIO * slots);
     this.rng = new XorShift32(host.seed);
     this.capacity = host.capacity;
     this.setWindow(this.initialWindow(host.capacity));
     this.candidateGhosts = new GhostRing(1);
     this.victimGhosts = new GhostRing(1);
-    this.hits = new Uint8Array(slots);
+    this.meta = new Uint8Array(slots);
     this.sizeSketch(slots);
   }
 
@@ -157,7 +168,7 @@ export class WTinyLfuPolicy implements Policy {
 
   grow(slots: number): void {
     this.q.grow(slots);
-    this.hits = growUint8(this.hits, slots);
+    this.meta = growUint8(this.meta, slots);
     this.sizeSketch(slots);
   }
 
@@ -199,23 +210,23 @@ export class WTinyLfuPolicy implements Policy {
   /** After a sketch call that may have halved on its own: halve the hit counts with it. */
   private checkAging(): void {
     if (this.sketch.resets !== this.seenResets) {
-      halveCounts(this.hits);
+      halveCounts(this.meta);
       this.seenResets = this.sketch.resets;
     }
   }
 
   /** Estimated recent frequency of the key in `slot`: the sketch's plus its own hit count. */
   private estimate(slot: number): number {
-    const f = this.sketch.frequency(this.host.hashOf(slot)) + this.hits[slot]!;
+    const f = this.sketch.frequency(this.host.hashOf(slot)) + (this.meta[slot]! >>> HIT_SHIFT);
     return f < MAX_FREQUENCY ? f : MAX_FREQUENCY;
   }
 
   /** The key in `slot` leaves: its hit count joins the sketch. `hash` is its key's hash. */
   private release(slot: number, hash: number): void {
-    const n = this.hits[slot]!;
-    if (n !== 0) {
-      this.sketch.addCount(hash, n);
-      this.hits[slot] = 0;
+    const m = this.meta[slot]!;
+    if (m >= ONE_HIT) {
+      this.sketch.addCount(hash, m >>> HIT_SHIFT);
+      this.meta[slot] = m & QUEUE_BITS;
     }
   }
 
@@ -255,7 +266,7 @@ export class WTinyLfuPolicy implements Policy {
         }
         if (q.cost[PROBATION]! + q.cost[PROTECTED]! + cc <= this.mainMax) {
           q.unlink(WINDOW, cand, cc);
-          q.pushHead(PROBATION, cand, cc);
+          this.enter(PROBATION, cand, cc);
           continue;
         }
         const victim = this.mainVictim();
@@ -282,10 +293,16 @@ export class WTinyLfuPolicy implements Policy {
     }
   }
 
+  /** Push `s` at the head of queue `to` and record the queue in its metadata. */
+  private enter(to: number, s: number, cost: number): void {
+    this.q.pushHead(to, s, cost);
+    this.meta[s] = (this.meta[s]! & ~QUEUE_BITS) | to;
+  }
+
   /** Evict `victim` from the main space: unlink it, count its hits, remember it as a ghost. */
   private evictMain(victim: number): number {
     const host = this.host;
-    this.q.unlink(this.q.owner[victim]!, victim, host.costOf(victim));
+    this.q.unlink(this.meta[victim]! & QUEUE_BITS, victim, host.costOf(victim));
     const h = host.hashOf(victim);
     this.release(victim, h);
     this.victimGhosts.add(h);
@@ -309,20 +326,21 @@ export class WTinyLfuPolicy implements Policy {
   onInsert(slot: number): void {
     const q = this.q;
     const host = this.host;
-    this.hits[slot] = 0; // a new key (release() leaves 0 behind; this covers a fresh slot)
+    this.meta[slot] = WINDOW; // a new key: no hits
     q.pushHead(WINDOW, slot, host.costOf(slot));
     // While the cache fills, window overflow flows into probation without a duel.
     while (q.cost[WINDOW]! > this.windowMax && q.length[WINDOW]! > 1) {
       const t = q.tail[WINDOW]!;
       const c = host.costOf(t);
       q.unlink(WINDOW, t, c);
-      q.pushHead(PROBATION, t, c);
+      this.enter(PROBATION, t, c);
     }
   }
 
   onAccess(slot: number): void {
     const q = this.q;
-    const o = q.owner[slot]!;
+    const m = this.meta[slot]!;
+    const o = m & QUEUE_BITS;
     // Hits inside the window are not counted: they are mostly one burst of correlated
     // references, which says little about long-term popularity (measured: it helps on
     // block traces and costs nothing elsewhere; libCacheSim counts only main hits too).
@@ -330,9 +348,8 @@ export class WTinyLfuPolicy implements Policy {
       q.moveToHead(WINDOW, slot);
       return;
     }
-    const c = this.hits[slot]!;
-    if (c < MAX_FREQUENCY) {
-      this.hits[slot] = c + 1;
+    if (m < MAX_FREQUENCY << HIT_SHIFT) {
+      this.meta[slot] = m + ONE_HIT;
       const sketch = this.sketch;
       if (++sketch.additions >= sketch.resetPeriod) this.age();
     }
@@ -345,14 +362,14 @@ export class WTinyLfuPolicy implements Policy {
     const q = this.q;
     const c = this.host.costOf(slot);
     q.unlink(PROBATION, slot, c);
-    q.pushHead(PROTECTED, slot, c);
+    this.enter(PROTECTED, slot, c);
     if (q.cost[PROTECTED]! > this.protectedMax) this.demote();
   }
 
   /** Reorder after a hit or an update. */
   private touch(slot: number): void {
     const q = this.q;
-    const o = q.owner[slot]!;
+    const o = this.meta[slot]! & QUEUE_BITS;
     if (o === PROBATION) this.promote(slot);
     else q.moveToHead(o, slot);
   }
@@ -364,12 +381,12 @@ export class WTinyLfuPolicy implements Policy {
       const t = q.tail[PROTECTED]!;
       const c = this.host.costOf(t);
       q.unlink(PROTECTED, t, c);
-      q.pushHead(PROBATION, t, c);
+      this.enter(PROBATION, t, c);
     }
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    this.q.cost[this.q.owner[slot]!]! += this.host.costOf(slot) - oldCost;
+    this.q.cost[this.meta[slot]! & QUEUE_BITS]! += this.host.costOf(slot) - oldCost;
     this.sketch.increment(this.host.hashOf(slot));
     this.checkAging();
     this.touch(slot);
@@ -377,14 +394,14 @@ export class WTinyLfuPolicy implements Policy {
   }
 
   onRemove(slot: number): void {
-    this.q.unlink(this.q.owner[slot]!, slot, this.host.costOf(slot));
+    this.q.unlink(this.meta[slot]! & QUEUE_BITS, slot, this.host.costOf(slot));
     this.release(slot, this.host.hashOf(slot));
   }
 
   clear(): void {
     this.q.clear();
     this.sketch.clear();
-    this.hits.fill(0);
+    this.meta.fill(0);
     this.seenResets = this.sketch.resets;
     this.candidateGhosts.clear();
     this.victimGhosts.clear();
@@ -409,9 +426,12 @@ export class WTinyLfuPolicy implements Policy {
       broken(this.name, `protected holds ${this.q.cost[PROTECTED]} > limit ${this.protectedMax}`);
     }
     for (const s of [...w, ...p, ...r]) {
-      const n = this.hits[s]!;
-      if (n > MAX_FREQUENCY) broken(this.name, `slot ${s} hit count ${n} > ${MAX_FREQUENCY}`);
-      if (n !== 0 && this.q.owner[s] === WINDOW) broken(this.name, `window slot ${s} has hit count ${n} (window hits are not counted)`);
+      const n = this.meta[s]! >>> HIT_SHIFT;
+      if ((this.meta[s]! & ~QUEUE_BITS & ~0xf0) !== 0) broken(this.name, `slot ${s} metadata ${this.meta[s]} has stray bits`);
+      if (n !== 0 && (this.meta[s]! & QUEUE_BITS) === WINDOW) broken(this.name, `window slot ${s} has hit count ${n} (window hits are not counted)`);
+    }
+    for (const [queue, slots] of [[WINDOW, w], [PROBATION, p], [PROTECTED, r]] as const) {
+      for (const s of slots) if ((this.meta[s]! & QUEUE_BITS) !== queue) broken(this.name, `slot ${s} in queue ${queue} but its metadata says ${this.meta[s]! & QUEUE_BITS}`);
     }
     if (this.seenResets !== this.sketch.resets) broken(this.name, 'the sketch halved without the hit counts');
     this.sketch.validate(this.name);
