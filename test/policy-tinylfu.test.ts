@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cache } from 'cortado';
-import { validate } from 'cortado/internal';
+import { validate, hashKey } from 'cortado/internal';
 
 const check = (c: Cache<any, any>) => validate(c as Cache<unknown, unknown>);
 
@@ -67,5 +67,25 @@ test('tinylfu: sampled eviction keeps a hot set under a stream of one-off keys',
     if (i % 2000 === 0) check(c);
   }
   assert.ok(hotHits > 0.9 * 10_000, `hot hits ${hotHits}`);
+  check(c);
+});
+
+test('tinylfu: hits count on the slot while resident, and join the doorkeeper and sketch when the key leaves', () => {
+  type P = { policy: { sketch: { frequency(h: number): number; additions: number }; door: { has(h: number): boolean }; estimate(h: number): number } };
+  const c = new Cache<number, number>({ maxEntries: 5, policy: 'tinylfu', seed: 4 });
+  const p = (c as unknown as P).policy;
+  const hash = (k: number) => hashKey(k, 4);
+  for (let k = 0; k < 5; k++) c.set(k, k); // each key: first sighting, in the doorkeeper only
+  const additions = p.sketch.additions;
+  for (let i = 0; i < 6; i++) c.get(2);
+  assert.equal(p.estimate(hash(2)), 1, 'six hits, and the shared structures have not moved');
+  assert.equal(p.sketch.additions, additions + 6, 'but each hit counts towards aging');
+  // The newcomer (estimate 1 once counted) faces sampled residents; 2 (1 + 6) is never the
+  // least frequent, so it survives every set below while others go.
+  for (let k = 10; k < 14; k++) c.set(k, k);
+  assert.equal(c.has(2), true);
+  c.delete(2); // 2 leaves: doorkeeper already knew it, so its six hits go to the sketch
+  assert.equal(p.sketch.frequency(hash(2)), 6);
+  assert.equal(p.estimate(hash(2)), 7);
   check(c);
 });

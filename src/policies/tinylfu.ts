@@ -9,9 +9,12 @@
  *  - Frequency: a count-min sketch of 4-bit counters halved every RESET_RATIO x capacity
  *    increments, behind a doorkeeper Bloom filter [1]: a key's first sighting only sets its
  *    doorkeeper bits, so one-hit wonders never reach the counters. The estimate of a key is
- *    its sketch count plus one when the doorkeeper knows it. Every hit and miss counts.
+ *    its sketch count plus one when the doorkeeper knows it. Every hit and miss counts; a
+ *    hit only adds one to its slot's own 4-bit count (a byte per slot, as in wtinylfu.ts),
+ *    which joins the doorkeeper and the sketch when the key leaves the cache, and which a
+ *    resident's estimate includes meanwhile. A hit is then one byte store, like SIEVE's.
  *  - Eviction: no queue at all. The resident entries live in a dense array; a victim is the
- *    least frequent of SAMPLE random residents. Hits only touch the sketch ("bit" hit).
+ *    least frequent of SAMPLE random residents. A hit touches one byte ("bit" hit).
  *  - Admission, cost-aware: to make room for a newcomer the policy picks victims one by one
  *    from the sample (refilled as it drains) until their total cost frees enough room. The
  *    newcomer is admitted only if its estimate is at least the *sum* of the victims'
@@ -24,7 +27,7 @@
  */
 import { FrequencySketch, Doorkeeper } from '../internal/sketch.js';
 import { DenseSlots, XorShift32 } from '../internal/sample.js';
-import { type Policy, type PolicyHost, NO_SLOT, REJECT, broken, growInt32 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, REJECT, broken, growUint8 } from './policy.js';
 
 /** Residents sampled per victim choice (Ristretto's lfuSample: 5). */
 const SAMPLE = 5;
@@ -32,6 +35,15 @@ const SAMPLE = 5;
 const RESET_RATIO = 10;
 /** Most victims one newcomer may displace before it is refused outright. */
 const MAX_VICTIMS = 64;
+/** Ceiling of a slot's own hit count (the sketch's 4-bit counters saturate there too). */
+const MAX_HITS = 15;
+/** Ceiling of an estimate: a saturated sketch count plus the doorkeeper's one. */
+const MAX_ESTIMATE = 16;
+
+/** Halve every per-slot hit count (aging, with the sketch). */
+function halveCounts(a: Uint8Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! >>> 1;
+}
 
 export class TinyLfuPolicy implements Policy {
   readonly name = 'tinylfu';
@@ -51,7 +63,11 @@ export class TinyLfuPolicy implements Policy {
   private planLen = 0;
   private planPos = 0;
   /** Per-slot mark: 1 while the slot sits in `sample` (avoids duplicates). */
-  private inSample: Int32Array;
+  private inSample: Uint8Array;
+  /** Per slot: hits not yet counted in the doorkeeper and the sketch (0..15; see the banner). */
+  private hits: Uint8Array;
+  /** The sketch's halving count when the doorkeeper and the hit counts last aged with it. */
+  private seenResets = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.capacity = host.capacity;
@@ -59,7 +75,8 @@ export class TinyLfuPolicy implements Policy {
     this.sketch = new FrequencySketch(entries, host.seed, RESET_RATIO * entries);
     this.door = new Doorkeeper(entries, host.seed);
     this.live = new DenseSlots(slots);
-    this.inSample = new Int32Array(slots);
+    this.inSample = new Uint8Array(slots);
+    this.hits = new Uint8Array(slots);
     this.rng = new XorShift32(host.seed ^ 0x7f4a7c15);
   }
 
@@ -68,11 +85,16 @@ export class TinyLfuPolicy implements Policy {
     this.sketch.ensureCapacity(entries);
     this.sketch.resetPeriod = Math.max(RESET_RATIO * entries, 16);
     this.door.ensureCapacity(entries);
+    if (this.sketch.additions >= this.sketch.resetPeriod) {
+      this.sketch.halve();
+      this.checkAging();
+    }
   }
 
   grow(slots: number): void {
     this.live.grow(slots);
-    this.inSample = growInt32(this.inSample, slots);
+    this.inSample = growUint8(this.inSample, slots);
+    this.hits = growUint8(this.hits, slots);
     this.sizeSketch(slots);
   }
 
@@ -84,15 +106,39 @@ export class TinyLfuPolicy implements Policy {
   /** Count one occurrence: first sightings go to the doorkeeper only. */
   private count(hash: number): void {
     if (this.door.add(hash)) {
-      const resets = this.sketch.resets;
       this.sketch.increment(hash);
-      if (this.sketch.resets !== resets) this.door.clear();
+      this.checkAging();
+    }
+  }
+
+  /** After the sketch halved (by itself, or from age()): clear the doorkeeper, halve the hit counts. */
+  private checkAging(): void {
+    if (this.sketch.resets !== this.seenResets) {
+      this.door.clear();
+      halveCounts(this.hits);
+      this.seenResets = this.sketch.resets;
     }
   }
 
   /** Estimated recent frequency: sketch count, plus one if the doorkeeper saw the key. */
   estimate(hash: number): number {
     return this.sketch.frequency(hash) + (this.door.has(hash) ? 1 : 0);
+  }
+
+  /** Estimate of a resident: the key's estimate plus its slot's uncounted hits. */
+  private residentEstimate(slot: number): number {
+    const f = this.estimate(this.host.hashOf(slot)) + this.hits[slot]!;
+    return f < MAX_ESTIMATE ? f : MAX_ESTIMATE;
+  }
+
+  /** The key in `slot` leaves: its uncounted hits join the doorkeeper and the sketch. */
+  private release(slot: number): void {
+    let n = this.hits[slot]!;
+    if (n === 0) return;
+    this.hits[slot] = 0;
+    const h = this.host.hashOf(slot);
+    if (!this.door.add(h)) n--; // a first sighting since the doorkeeper was cleared
+    if (n > 0) this.sketch.addCount(h, n);
   }
 
   recordMiss(hash: number): void {
@@ -116,7 +162,7 @@ export class TinyLfuPolicy implements Policy {
       const s = this.pickFromSample();
       this.plan[this.planLen++] = s;
       freed += this.host.costOf(s);
-      displaced += this.estimate(this.host.hashOf(s));
+      displaced += this.residentEstimate(s);
       if (displaced > worth) {
         this.abandonPlan();
         return REJECT;
@@ -132,6 +178,7 @@ export class TinyLfuPolicy implements Policy {
     const s = this.pickFromSample();
     this.clearSample();
     this.used -= this.host.costOf(s);
+    this.release(s);
     return s;
   }
 
@@ -139,6 +186,7 @@ export class TinyLfuPolicy implements Policy {
   private take(): number {
     const s = this.plan[this.planPos++]!;
     this.used -= this.host.costOf(s);
+    this.release(s);
     if (this.planPos === this.planLen) this.planPos = this.planLen = 0;
     return s;
   }
@@ -188,7 +236,7 @@ export class TinyLfuPolicy implements Policy {
     let bi = 0;
     let bf = Infinity;
     for (let i = 0; i < this.sampleLen; i++) {
-      const f = this.estimate(this.host.hashOf(this.sample[i]!));
+      const f = this.residentEstimate(this.sample[i]!);
       if (f < bf) {
         bf = f;
         bi = i;
@@ -205,10 +253,19 @@ export class TinyLfuPolicy implements Policy {
     this.abandonPlan();
     this.live.add(slot);
     this.used += this.host.costOf(slot);
+    this.hits[slot] = 0;
   }
 
   onAccess(slot: number): void {
-    this.count(this.host.hashOf(slot));
+    const c = this.hits[slot]!;
+    if (c < MAX_HITS) {
+      this.hits[slot] = c + 1;
+      const sketch = this.sketch;
+      if (++sketch.additions >= sketch.resetPeriod) {
+        sketch.halve();
+        this.checkAging();
+      }
+    }
   }
 
   onUpdate(slot: number, oldCost: number): void {
@@ -220,6 +277,7 @@ export class TinyLfuPolicy implements Policy {
     this.abandonPlan();
     this.live.remove(slot);
     this.used -= this.host.costOf(slot);
+    this.release(slot);
     if (this.live.size === 0) this.used = 0; // no float drift once empty
   }
 
@@ -230,6 +288,8 @@ export class TinyLfuPolicy implements Policy {
     this.used = 0;
     this.sketch.clear();
     this.door.clear();
+    this.hits.fill(0);
+    this.seenResets = this.sketch.resets;
   }
 
   validate(live: (slot: number) => boolean, size: number): void {
@@ -241,9 +301,11 @@ export class TinyLfuPolicy implements Policy {
     for (const s of slots) {
       if (!live(s)) broken(this.name, `slot ${s} tracked but not live`);
       if (this.inSample[s] !== 0) broken(this.name, `slot ${s} still marked as sampled`);
+      if (this.hits[s]! > MAX_HITS) broken(this.name, `slot ${s} hit count ${this.hits[s]} > ${MAX_HITS}`);
       total += this.host.costOf(s);
     }
     if (Math.abs(total - this.used) > 1e-6 * Math.max(1, total)) broken(this.name, `used ${this.used} != sum of costs ${total}`);
+    if (this.seenResets !== this.sketch.resets) broken(this.name, 'the sketch halved without the doorkeeper and hit counts');
     this.sketch.validate(this.name);
   }
 }
