@@ -32,7 +32,7 @@
  * Hit cost: "bit"-like (no reordering): a histogram increment and three per-slot stores.
  */
 import { DenseSlots, XorShift32 } from '../internal/sample.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growFloat64, growInt32, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken, growFloat64, growUint8 } from './policy.js';
 
 /** Age buckets per class; ages beyond the last bucket are "overflow", evicted first. */
 const MAX_AGE = 1024;
@@ -48,7 +48,7 @@ const RECONFIG_MIN = 4096;
 const RECONFIG_RATIO = 2;
 /** Age buckets that one cache turnover (requests ~ resident entries) should span. */
 const AGE_BUCKETS_PER_TURNOVER = 16;
-/** Sentinel "last-last hit age" of a new entry: it has never been hit (paper: MAX_AGE). */
+/** Sentinel hit age for the class of a new entry: it has never been hit (paper: MAX_AGE). */
 const NEVER = MAX_AGE;
 
 export class LhdPolicy implements Policy {
@@ -59,8 +59,8 @@ export class LhdPolicy implements Policy {
   private readonly rng: XorShift32;
   // per slot
   private stamp: Float64Array;
-  private lastHitAge: Int32Array;
-  private lastLastHitAge: Int32Array;
+  /** Coarsened age at the last hit (below MAX_AGE: 2 bytes). */
+  private lastHitAge: Uint16Array;
   private cls: Uint8Array;
   // per (class, age)
   readonly hits = new Float64Array(HIT_AGE_CLASSES * MAX_AGE);
@@ -80,8 +80,7 @@ export class LhdPolicy implements Policy {
     this.live = new DenseSlots(slots);
     this.rng = new XorShift32(host.seed ^ 0x1b873593);
     this.stamp = new Float64Array(slots);
-    this.lastHitAge = new Int32Array(slots);
-    this.lastLastHitAge = new Int32Array(slots);
+    this.lastHitAge = new Uint16Array(slots);
     this.cls = new Uint8Array(slots);
     this.initDensities();
     this.setCoarsening(Math.min(slots, host.capacity));
@@ -104,8 +103,9 @@ export class LhdPolicy implements Policy {
   grow(slots: number): void {
     this.live.grow(slots);
     this.stamp = growFloat64(this.stamp, slots);
-    this.lastHitAge = growInt32(this.lastHitAge, slots);
-    this.lastLastHitAge = growInt32(this.lastLastHitAge, slots);
+    const lastHitAge = new Uint16Array(slots);
+    lastHitAge.set(this.lastHitAge);
+    this.lastHitAge = lastHitAge;
     this.cls = growUint8(this.cls, slots);
     // The cache grows its slots as it fills: until the first reconfiguration, scale ages to
     // the number of slots, or the young cache would see every entry as overflow.
@@ -168,7 +168,6 @@ export class LhdPolicy implements Policy {
   onInsert(slot: number): void {
     this.live.add(slot);
     this.lastHitAge[slot] = 0;
-    this.lastLastHitAge[slot] = NEVER;
     this.cls[slot] = LhdPolicy.classOf(NEVER);
     this.stamp[slot] = this.now;
     this.tick();
@@ -178,7 +177,6 @@ export class LhdPolicy implements Policy {
     const age = this.ageOf(slot);
     this.hits[this.cls[slot]! * MAX_AGE + age]! += 1;
     const last = this.lastHitAge[slot]!;
-    this.lastLastHitAge[slot] = last;
     this.lastHitAge[slot] = age;
     this.cls[slot] = LhdPolicy.classOf(last + age);
     this.stamp[slot] = this.now;
