@@ -230,15 +230,15 @@ function arraySize(a: unknown[], depth: number, seen: Set<object>): number {
  * and Map grow by doubling, so the true figure swings by about a third around these.
  */
 export const ENTRY_OVERHEAD: Readonly<Record<string, number>> = {
-  lru: 125,
+  lru: 126,
   sieve: 127,
-  s3fifo: 153,
-  wtinylfu: 145,
-  tinylfu: 151,
-  lhd: 153,
+  s3fifo: 137,
+  wtinylfu: 157,
+  tinylfu: 148,
+  lhd: 144,
 };
 /** Overhead assumed for a policy not measured yet (the largest above). */
-export const DEFAULT_ENTRY_OVERHEAD = 153;
+export const DEFAULT_ENTRY_OVERHEAD = 157;
 
 /** The weigher behind `maxBytes`: bytes of key and value (or the user's weigher) plus overhead. */
 export function byteWeigher<K, V>(weigher: ((value: V, key: K) => number) | undefined, policy: string): (value: V, key: K) => number {
