@@ -5,19 +5,18 @@
  * integer stores). It is the baseline every other policy is measured against, and the right
  * choice for workloads with strong recency and no scans.
  */
-import { Queues, NIL } from '../internal/queues.js';
+import { SingleQueue, NIL } from '../internal/queues.js';
 import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
-const Q = 0;
 
 export class LruPolicy implements Policy {
   readonly name = 'lru';
   readonly hitCost = 'reorder' as const;
   readonly needsHash = false;
-  private readonly q: Queues;
+  private readonly q: SingleQueue;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(1, slots, false); // one queue: no owner byte
+    this.q = new SingleQueue(slots);
   }
 
   grow(slots: number): void {
@@ -31,27 +30,27 @@ export class LruPolicy implements Policy {
   }
 
   evict(): number {
-    const s = this.q.tail[Q]!;
+    const s = this.q.tail;
     if (s === NIL) return NO_SLOT;
-    this.q.unlink(Q, s, this.host.costOf(s));
+    this.q.unlink(s, this.host.costOf(s));
     return s;
   }
 
   onInsert(slot: number): void {
-    this.q.pushHead(Q, slot, this.host.costOf(slot));
+    this.q.pushHead(slot, this.host.costOf(slot));
   }
 
   onAccess(slot: number): void {
-    this.q.moveToHead(Q, slot);
+    this.q.moveToHead(slot);
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    this.q.cost[Q]! += this.host.costOf(slot) - oldCost;
-    this.q.moveToHead(Q, slot);
+    this.q.cost += this.host.costOf(slot) - oldCost;
+    this.q.moveToHead(slot);
   }
 
   onRemove(slot: number): void {
-    this.q.unlink(Q, slot, this.host.costOf(slot));
+    this.q.unlink(slot, this.host.costOf(slot));
   }
 
   clear(): void {
@@ -59,7 +58,7 @@ export class LruPolicy implements Policy {
   }
 
   validate(live: (slot: number) => boolean, size: number): void {
-    const seen = this.q.check(Q, this.name, (s) => this.host.costOf(s));
+    const seen = this.q.check(this.name, (s) => this.host.costOf(s));
     if (seen.length !== size) broken(this.name, `queue holds ${seen.length} slots, cache ${size}`);
     for (const s of seen) if (!live(s)) broken(this.name, `slot ${s} queued but not live`);
   }

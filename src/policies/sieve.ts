@@ -11,22 +11,21 @@
  * Matches libCacheSim's Sieve request for request: eviction happens before insertion, and
  * after an eviction the hand rests on the victim's newer neighbour.
  */
-import { Queues, NIL } from '../internal/queues.js';
+import { SingleQueue, NIL } from '../internal/queues.js';
 import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
 
-const Q = 0;
 
 export class SievePolicy implements Policy {
   readonly name = 'sieve';
   readonly hitCost = 'bit' as const;
   readonly needsHash = false;
-  private readonly q: Queues;
+  private readonly q: SingleQueue;
   private visited: Uint8Array;
   /** Next slot the hand examines; NIL means "start from the tail". */
   private hand = NIL;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(1, slots, false); // one queue: no owner byte
+    this.q = new SingleQueue(slots);
     this.visited = new Uint8Array(slots);
   }
 
@@ -43,22 +42,22 @@ export class SievePolicy implements Policy {
 
   evict(): number {
     const q = this.q;
-    let s = this.hand === NIL ? q.tail[Q]! : this.hand;
+    let s = this.hand === NIL ? q.tail : this.hand;
     if (s === NIL) return NO_SLOT;
     const visited = this.visited;
     while (visited[s] !== 0) {
       visited[s] = 0;
       const n = q.newer(s);
-      s = n === NIL ? q.tail[Q]! : n;
+      s = n === NIL ? q.tail : n;
     }
     this.hand = q.newer(s);
-    q.unlink(Q, s, this.host.costOf(s));
+    q.unlink(s, this.host.costOf(s));
     return s;
   }
 
   onInsert(slot: number): void {
     this.visited[slot] = 0;
-    this.q.pushHead(Q, slot, this.host.costOf(slot));
+    this.q.pushHead(slot, this.host.costOf(slot));
   }
 
   onAccess(slot: number): void {
@@ -66,14 +65,14 @@ export class SievePolicy implements Policy {
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    this.q.cost[Q]! += this.host.costOf(slot) - oldCost;
+    this.q.cost += this.host.costOf(slot) - oldCost;
     this.visited[slot] = 1;
   }
 
   onRemove(slot: number): void {
     if (this.hand === slot) this.hand = this.q.newer(slot);
     this.visited[slot] = 0;
-    this.q.unlink(Q, slot, this.host.costOf(slot));
+    this.q.unlink(slot, this.host.costOf(slot));
   }
 
   clear(): void {
@@ -83,7 +82,7 @@ export class SievePolicy implements Policy {
   }
 
   validate(live: (slot: number) => boolean, size: number): void {
-    const seen = this.q.check(Q, this.name, (s) => this.host.costOf(s));
+    const seen = this.q.check(this.name, (s) => this.host.costOf(s));
     if (seen.length !== size) broken(this.name, `queue holds ${seen.length} slots, cache ${size}`);
     for (const s of seen) if (!live(s)) broken(this.name, `slot ${s} queued but not live`);
     if (this.hand !== NIL && !seen.includes(this.hand)) broken(this.name, `hand ${this.hand} not in queue`);
