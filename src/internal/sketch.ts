@@ -111,12 +111,8 @@ export class FrequencySketch {
     this.blockMask = (table.length >>> 2) - 1;
   }
 
-  /**
-   * Count one occurrence of the key with this (32-bit) hash. Returns true when the key's four
-   * counters are all saturated afterwards (and no halving ran): until the next halving or
-   * clear(), every further increment of this key changes nothing, so a caller may skip it.
-   */
-  increment(hash: number): boolean {
+  /** Count one occurrence of the key with this (32-bit) hash; halves when the period is reached. */
+  increment(hash: number): void {
     const h = mix32(hash ^ this.seed);
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
@@ -145,12 +141,7 @@ export class FrequencySketch {
     t[base + 1] = (w1 + (i1 << s1)) | 0;
     t[base + 2] = (w2 + (i2 << s2)) | 0;
     t[base + 3] = (w3 + (i3 << s3)) | 0;
-    if ((i0 | i1 | i2 | i3) !== 0 && ++this.additions >= this.resetPeriod) {
-      this.halve();
-      return false;
-    }
-    // Every counter is 15 now iff each was 14 or 15 before, i.e. iff their AND has 14's bits.
-    return (n0 & n1 & n2 & n3 & 14) === 14;
+    if ((i0 | i1 | i2 | i3) !== 0 && ++this.additions >= this.resetPeriod) this.halve();
   }
 
   /**
