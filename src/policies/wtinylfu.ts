@@ -41,7 +41,7 @@
  * heavy candidate that wins keeps dueling the next victim until it fits (one eviction per
  * duel), as Caffeine does.
  *
- * Hit cost: a reorder (one queue move) plus four counter increments.
+ * Hit cost: a reorder (one queue move) plus one metadata byte (the slot's hit count).
  *
  * Speed (docs/perf-notes.md). A hit outside the window does not touch the sketch: it adds one
  * to its slot's own 4-bit hit count (a byte per slot), and counts as one addition towards the
@@ -221,11 +221,15 @@ export class WTinyLfuPolicy implements Policy {
     return f < MAX_FREQUENCY ? f : MAX_FREQUENCY;
   }
 
-  /** The key in `slot` leaves: its hit count joins the sketch. `hash` is its key's hash. */
-  private release(slot: number, hash: number): void {
+  /**
+   * The key in `slot` leaves the main space: its hit count joins the sketch. (Window slots
+   * never have a count, since window hits are not counted, so a window candidate that leaves
+   * needs no release.)
+   */
+  private release(slot: number): void {
     const m = this.meta[slot]!;
     if (m >= ONE_HIT) {
-      this.sketch.addCount(hash, m >>> HIT_SHIFT);
+      this.sketch.addCount(this.host.hashOf(slot), m >>> HIT_SHIFT);
       this.meta[slot] = m & QUEUE_BITS;
     }
   }
@@ -261,7 +265,6 @@ export class WTinyLfuPolicy implements Policy {
         const cc = host.costOf(cand);
         if (cc > this.mainMax) {
           q.unlink(WINDOW, cand, cc);
-          this.release(cand, host.hashOf(cand));
           return cand;
         }
         if (q.cost[PROBATION]! + q.cost[PROTECTED]! + cc <= this.mainMax) {
@@ -273,22 +276,18 @@ export class WTinyLfuPolicy implements Policy {
         if (victim === NIL || this.admit(cand, victim)) {
           if (victim === NIL) {
             q.unlink(WINDOW, cand, cc);
-            this.release(cand, host.hashOf(cand));
             return cand;
           }
           return this.evictMain(victim);
         }
         q.unlink(WINDOW, cand, cc);
-        const h = host.hashOf(cand);
-        this.release(cand, h);
-        this.candidateGhosts.add(h);
+        this.candidateGhosts.add(host.hashOf(cand));
         return cand;
       }
       const victim = this.mainVictim();
       if (victim !== NIL) return this.evictMain(victim);
       if (cand === NIL) return NO_SLOT;
       q.unlink(WINDOW, cand, host.costOf(cand));
-      this.release(cand, host.hashOf(cand));
       return cand;
     }
   }
@@ -303,9 +302,8 @@ export class WTinyLfuPolicy implements Policy {
   private evictMain(victim: number): number {
     const host = this.host;
     this.q.unlink(this.meta[victim]! & QUEUE_BITS, victim, host.costOf(victim));
-    const h = host.hashOf(victim);
-    this.release(victim, h);
-    this.victimGhosts.add(h);
+    this.release(victim);
+    this.victimGhosts.add(host.hashOf(victim));
     return victim;
   }
 
@@ -395,7 +393,7 @@ export class WTinyLfuPolicy implements Policy {
 
   onRemove(slot: number): void {
     this.q.unlink(this.meta[slot]! & QUEUE_BITS, slot, this.host.costOf(slot));
-    this.release(slot, this.host.hashOf(slot));
+    this.release(slot);
   }
 
   clear(): void {
