@@ -182,16 +182,47 @@ test('wtinylfu: hits are counted per slot, decide duels while resident, and join
 test('wtinylfu: a resident whose hits are not yet in the sketch wins the duel they decide', () => {
   const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 5 });
   for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0; protected holds 7
-  for (let i = 0; i < 4; i++) c.get(0); // 0: one miss in the sketch, four hits on its slot
-  for (let k = 1; k <= 7; k++) c.get(k); // protected overflows: 0, its LRU, goes back to probation
-  c.set(10, 10); // candidate 9 vs victim 8 (both seen once): 9 goes
-  c.get(8); // 8 to protected; 1 is demoted: probation is now [1, 0] and 0 is the victim
-  c.set(50, 50); // candidate 10 (1) vs victim 0 (1 + 4 = 5): 10 goes; 50 enters the window
+  for (let i = 0; i < 4; i++) c.get(0); // 0 to protected: one miss in the sketch, four hits on its slot
+  // Each probation hit promotes, and protected's overflow moves its clock hand: the first pass
+  // clears 0's mark, the second demotes it; probation ends as [8, 0] and 0 is the victim.
+  for (const k of [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7]) c.get(k);
+  assert.deepEqual(queues(c).probation, [8, 0]);
+  c.set(10, 10); // candidate 9 (1) vs victim 0 (1 + 4 = 5): 9 goes; 10 enters the window
+  c.set(50, 50); // candidate 10 (1) vs victim 0: 10 goes; 50 enters the window
   c.set(50, 51);
   c.set(50, 52); // two updates: 50 is seen 3 times
   c.set(60, 60); // candidate 50 (3) vs victim 0: on the sketch alone 0 has 1 and would go
   assert.equal(c.has(0), true, 'the victim\'s four uncounted hits decide the duel');
   assert.equal(c.has(50), false);
   assert.equal(c.has(60), true);
+  validate(c as Cache<unknown, unknown>);
+});
+
+/** Keys of each queue, head (most recent) first; a `*` marks a protected key hit since the clock hand passed it. */
+function queues(c: Cache<number, number>): { window: number[]; probation: number[]; protected: string[] } {
+  type Q = { check(q: number, name: string, costOf: (s: number) => number): number[] };
+  const p = (c as unknown as { policy: { q: Q; meta: Uint8Array } }).policy;
+  const keyAt = (c as unknown as { keyAt: number[] }).keyAt;
+  const one = () => 1;
+  return {
+    window: p.q.check(0, 'window', one).map((s) => keyAt[s]!),
+    probation: p.q.check(1, 'probation', one).map((s) => keyAt[s]!),
+    protected: p.q.check(2, 'protected', one).map((s) => `${keyAt[s]}${p.meta[s]! & 4 ? '*' : ''}`),
+  };
+}
+
+test('wtinylfu: protected is a clock: a hit marks without moving, and a marked tail gets a second chance', () => {
+  const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 5 });
+  for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0 (head first)
+  c.get(0); // probation hit: promoted, unmarked
+  c.get(1);
+  c.get(0); // protected hit: marked, not moved
+  assert.deepEqual(queues(c).protected, ['1', '0*']);
+  for (let k = 2; k <= 6; k++) c.get(k); // protected reaches its limit of 7
+  assert.deepEqual(queues(c).protected, ['6', '5', '4', '3', '2', '1', '0*']);
+  c.get(7); // protected overflows: its tail 0 is marked, so it loses the mark and goes back
+  // to the head; the next tail, 1, was not hit since and is demoted to probation's head.
+  assert.deepEqual(queues(c).protected, ['0', '7', '6', '5', '4', '3', '2']);
+  assert.deepEqual(queues(c).probation, [1, 8]);
   validate(c as Cache<unknown, unknown>);
 });
