@@ -19,7 +19,7 @@ function pick(p: Internals['policy']) {
 test('wtinylfu: the window candidate duels the probation victim; a returning loser grows the window', () => {
   const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 1 });
   for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0 (0 is the LRU)
-  assert.equal(c.get(1), 1); // probation -> protected
+  assert.equal(c.get(1), 1); // a probation hit marks 1 (promoted when it reaches probation's tail)
   c.set(10, 10); // candidate 9 (seen once) vs victim 0 (seen once): a tie evicts the candidate
   assert.equal(c.has(9), false);
   assert.equal(c.has(0), true);
@@ -34,7 +34,7 @@ test('wtinylfu: the window candidate duels the probation victim; a returning los
   assert.equal(c.has(0), false); // LRU entry, 0, goes
   assert.deepEqual(pick(limits(c)), { windowMax: 2, mainMax: 8, protectedMax: 6 });
   assert.equal(c.has(21), true);
-  c.set(22, 22); // candidate 21 (seen once) vs victim 2 (seen once): 21 goes
+  c.set(22, 22); // the marked tail 1 is promoted; candidate 21 (seen once) vs victim 2 (seen once): 21 goes
   assert.equal(c.has(21), false);
   assert.equal(c.has(2), true);
   c.set(30, 30); // candidate 20 (seen twice) beats victim 2 (seen once): 2 goes, 20 stays
@@ -42,7 +42,7 @@ test('wtinylfu: the window candidate duels the probation victim; a returning los
   assert.equal(c.has(20), true);
   assert.equal(c.has(22), true);
   assert.equal(c.has(30), true);
-  assert.equal(c.has(1), true, 'the protected entry was never at risk');
+  assert.equal(c.has(1), true, 'the entry that was hit was never at risk');
   assert.equal(c.size, 10);
   validate(c as Cache<unknown, unknown>);
 });
@@ -182,13 +182,16 @@ test('wtinylfu: hits are counted per slot, decide duels while resident, and join
 test('wtinylfu: a resident whose hits are not yet in the sketch wins the duel they decide', () => {
   const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 5 });
   for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0; protected holds 7
-  for (let i = 0; i < 4; i++) c.get(0); // 0 to protected: one miss in the sketch, four hits on its slot
-  // Each probation hit promotes, and protected's overflow moves its clock hand: the first pass
-  // clears 0's mark, the second demotes it; probation ends as [8, 0] and 0 is the victim.
-  for (const k of [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7]) c.get(k);
-  assert.deepEqual(queues(c).probation, [8, 0]);
-  c.set(10, 10); // candidate 9 (1) vs victim 0 (1 + 4 = 5): 9 goes; 10 enters the window
-  c.set(50, 50); // candidate 10 (1) vs victim 0: 10 goes; 50 enters the window
+  for (let i = 0; i < 4; i++) c.get(0); // 0 (marked): one miss in the sketch, four hits on its slot
+  for (let k = 1; k <= 7; k++) c.get(k); // marked too
+  // Candidate 9 needs a victim: probation's marked tails 0, 1 .. 7 are promoted instead, and
+  // protected overflows: its unmarked tail, 0, is demoted back to probation. The victim is 8
+  // (seen once, as is 9): the tie evicts the candidate.
+  c.set(10, 10);
+  assert.deepEqual(queues(c).probation, ['0', '8']);
+  c.get(8);
+  c.set(50, 50); // 8 is promoted, 1 demoted; candidate 10 (1) vs victim 0 (1 + 4 = 5): 10 goes
+  assert.deepEqual(queues(c).probation, ['1', '0']);
   c.set(50, 51);
   c.set(50, 52); // two updates: 50 is seen 3 times
   c.set(60, 60); // candidate 50 (3) vs victim 0: on the sketch alone 0 has 1 and would go
@@ -198,31 +201,34 @@ test('wtinylfu: a resident whose hits are not yet in the sketch wins the duel th
   validate(c as Cache<unknown, unknown>);
 });
 
-/** Keys of each queue, head (most recent) first; a `*` marks a protected key hit since the clock hand passed it. */
-function queues(c: Cache<number, number>): { window: number[]; probation: number[]; protected: string[] } {
+/** Keys of each queue, head (most recent) first; `*` marks a main-space key hit since it was last moved. */
+function queues(c: Cache<number, number>): { window: number[]; probation: string[]; protected: string[] } {
   type Q = { check(q: number, name: string, costOf: (s: number) => number): number[] };
   const p = (c as unknown as { policy: { q: Q; meta: Uint8Array } }).policy;
   const keyAt = (c as unknown as { keyAt: number[] }).keyAt;
   const one = () => 1;
+  const mark = (s: number) => `${keyAt[s]}${p.meta[s]! & 4 ? '*' : ''}`;
   return {
     window: p.q.check(0, 'window', one).map((s) => keyAt[s]!),
-    probation: p.q.check(1, 'probation', one).map((s) => keyAt[s]!),
-    protected: p.q.check(2, 'protected', one).map((s) => `${keyAt[s]}${p.meta[s]! & 4 ? '*' : ''}`),
+    probation: p.q.check(1, 'probation', one).map(mark),
+    protected: p.q.check(2, 'protected', one).map(mark),
   };
 }
 
-test('wtinylfu: protected is a clock: a hit marks without moving, and a marked tail gets a second chance', () => {
+test('wtinylfu: a main-space hit only marks; probation promotes marked tails late, protected is a clock', () => {
   const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 5 });
   for (let k = 0; k < 10; k++) c.set(k, k); // window [9]; probation 8 .. 0 (head first)
-  c.get(0); // probation hit: promoted, unmarked
-  c.get(1);
-  c.get(0); // protected hit: marked, not moved
+  c.get(0);
+  c.get(1); // probation hits: marked, nothing moves
+  assert.deepEqual(queues(c), { window: [9], probation: ['8', '7', '6', '5', '4', '3', '2', '1*', '0*'], protected: [] });
+  c.set(10, 10); // candidate 9 needs a victim: the marked tails 0 and 1 are promoted, 2 is the
+  // victim; 9 and 2 were each seen once and the tie evicts the candidate
+  assert.deepEqual(queues(c), { window: [10], probation: ['8', '7', '6', '5', '4', '3', '2'], protected: ['1', '0'] });
+  c.get(0); // a protected hit: marked, not moved
   assert.deepEqual(queues(c).protected, ['1', '0*']);
-  for (let k = 2; k <= 6; k++) c.get(k); // protected reaches its limit of 7
-  assert.deepEqual(queues(c).protected, ['6', '5', '4', '3', '2', '1', '0*']);
-  c.get(7); // protected overflows: its tail 0 is marked, so it loses the mark and goes back
-  // to the head; the next tail, 1, was not hit since and is demoted to probation's head.
-  assert.deepEqual(queues(c).protected, ['0', '7', '6', '5', '4', '3', '2']);
-  assert.deepEqual(queues(c).probation, [1, 8]);
+  for (let k = 2; k <= 7; k++) c.get(k);
+  c.set(11, 11); // 2 .. 7 are promoted; protected overflows (limit 7): its marked tail 0 loses the
+  // mark and goes back to the head, and 1, unmarked, is demoted. Victim 8 beats candidate 10.
+  assert.deepEqual(queues(c), { window: [11], probation: ['1', '8'], protected: ['0', '7', '6', '5', '4', '3', '2'] });
   validate(c as Cache<unknown, unknown>);
 });
