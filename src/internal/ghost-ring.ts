@@ -1,16 +1,20 @@
 /**
- * An exact FIFO set of key fingerprints with unit costs: W-TinyLFU's two ghost lists, which
- * remember recently evicted keys without keeping the keys themselves. (S3-FIFO's larger,
+ * Exact FIFO sets of key fingerprints with unit costs, several lists over one index:
+ * W-TinyLFU's two ghost lists, which remember recently evicted keys without keeping the keys
+ * themselves. A key is in at most one list (adding it to one forgets it in the others), and
+ * one lookup answers which list holds it: W-TinyLFU asks on every miss, so one index means
+ * one probe (one random cache line) where two separate ghosts took two. (S3-FIFO's larger,
  * weight-aware ghost uses the denser, epoch-aged table of ghost.ts instead: that one takes 8
  * to 16 bytes per record against 20 to 28 here, but an operation there scans a bucket, about
  * 3x the time of a lookup here. W-TinyLFU's ghosts hold a quarter of the capacity each and
  * are read twice per miss, so speed wins.)
  *
  * Representation, all typed arrays (no Map, nothing allocated after construction):
- *  - a ring of `capacity` fingerprints in insertion order; -1 marks a position that is unused
+ *  - per list, a ring of `capacity` fingerprints in insertion order (list l owns positions
+ *    l x capacity to (l + 1) x capacity - 1 of one array); -1 marks a position that is unused
  *    or stale (its fingerprint was taken, or re-added at a newer position). So a record still
- *    in the ring is live, and the ring wrapping over it is what forgets it;
- *  - a chained hash index over the ring positions: `heads` (2 buckets or more per record)
+ *    in a ring is live, and the ring wrapping over it is what forgets it;
+ *  - a chained hash index over all ring positions: `heads` (2 buckets or more per record)
  *    holds the newest position of each bucket's chain, and `after`/`before` link the
  *    positions of one chain both ways.
  * Every change is O(1) pointer writes: forgetting the oldest record unlinks its position
@@ -25,8 +29,14 @@ const GOLDEN = 0x9e3779b1 | 0;
 const NONE = -1;
 
 export class GhostRing {
+  /** Fingerprints by position: list l's ring is positions [l x cap, (l + 1) x cap). */
   private ring: Int32Array;
-  private next = 0;
+  /** Per list: the position its next record goes to. */
+  private readonly next: Int32Array;
+  /** Per list: live records. */
+  private readonly counts: Int32Array;
+  /** Positions per list (the capacity of each list). */
+  private cap: number;
   /** Newest ring position of each bucket's chain, or NONE. */
   private heads: Int32Array;
   /** Per ring position: the next (older) position of its chain, or NONE. */
@@ -36,13 +46,31 @@ export class GhostRing {
   private bits: number;
   private count = 0;
 
-  constructor(capacity: number) {
-    const n = Math.max(1, Math.floor(capacity));
-    this.ring = new Int32Array(n).fill(NONE);
-    this.after = new Int32Array(n).fill(NONE);
-    this.before = new Int32Array(n).fill(NONE);
-    this.bits = GhostRing.bitsFor(n);
+  /**
+   * @param capacity records each list remembers
+   * @param lists number of lists (default 1)
+   */
+  constructor(capacity: number, readonly lists = 1) {
+    if (!Number.isInteger(lists) || lists < 1) throw new RangeError(`GhostRing: lists must be a positive integer, got ${lists}`);
+    this.next = new Int32Array(lists);
+    this.counts = new Int32Array(lists);
+    this.cap = 0;
+    this.ring = this.after = this.before = this.heads = new Int32Array(0);
+    this.bits = 0;
+    this.allocate(Math.max(1, Math.floor(capacity)));
+  }
+
+  private allocate(n: number): void {
+    const total = n * this.lists;
+    this.cap = n;
+    this.ring = new Int32Array(total).fill(NONE);
+    this.after = new Int32Array(total).fill(NONE);
+    this.before = new Int32Array(total).fill(NONE);
+    this.bits = GhostRing.bitsFor(total);
     this.heads = new Int32Array(1 << this.bits).fill(NONE);
+    for (let l = 0; l < this.lists; l++) this.next[l] = l * n;
+    this.counts.fill(0);
+    this.count = 0;
   }
 
   private static bitsFor(n: number): number {
@@ -51,13 +79,19 @@ export class GhostRing {
     return b;
   }
 
+  /** Records each list remembers at most. */
   get capacity(): number {
-    return this.ring.length;
+    return this.cap;
   }
 
-  /** Number of fingerprints remembered. */
+  /** Number of fingerprints remembered, over all lists. */
   get size(): number {
     return this.count;
+  }
+
+  /** Number of fingerprints list `list` remembers. */
+  sizeOf(list: number): number {
+    return this.counts[list]!;
   }
 
   private bucket(fp: number): number {
@@ -73,7 +107,7 @@ export class GhostRing {
     return p;
   }
 
-  /** Take the live record at `pos` out of its chain and out of the set. */
+  /** Take the live record at `pos` out of its chain and out of its list. */
   private drop(pos: number): void {
     const a = this.after[pos]!;
     const b = this.before[pos]!;
@@ -81,15 +115,17 @@ export class GhostRing {
     else this.after[b] = a;
     if (a !== NONE) this.before[a] = b;
     this.ring[pos] = NONE;
+    this.counts[(pos / this.cap) | 0]!--;
     this.count--;
   }
 
-  /** Remember the key with this hash (as the newest record). */
-  add(hash: number): void {
+  /** Remember the key with this hash as the newest record of `list` (forgetting it in any other). */
+  add(hash: number, list = 0): void {
     const fp = hash & FINGERPRINT_MASK;
-    const pos = this.next;
-    this.next = pos + 1 === this.ring.length ? 0 : pos + 1;
-    if (this.ring[pos]! >= 0) this.drop(pos); // the oldest record is forgotten
+    const pos = this.next[list]!;
+    const end = (list + 1) * this.cap;
+    this.next[list] = pos + 1 === end ? end - this.cap : pos + 1;
+    if (this.ring[pos]! >= 0) this.drop(pos); // the list's oldest record is forgotten
     const old = this.find(fp);
     if (old !== NONE) this.drop(old); // re-added: only the newest record stays
     const b = this.bucket(fp);
@@ -99,35 +135,38 @@ export class GhostRing {
     this.before[pos] = NONE;
     if (head !== NONE) this.before[head] = pos;
     this.heads[b] = pos;
+    this.counts[list]!++;
     this.count++;
   }
 
-  /** Forget the key with this hash; true when it was remembered. */
-  take(hash: number): boolean {
+  /** Forget the key with this hash; returns the list that remembered it, or -1. */
+  take(hash: number): number {
     const pos = this.find(hash & FINGERPRINT_MASK);
-    if (pos === NONE) return false;
+    if (pos === NONE) return -1;
     this.drop(pos);
-    return true;
+    return (pos / this.cap) | 0;
   }
 
-  /** Change the capacity, keeping the newest live records that fit. */
+  /** Change the capacity of every list, keeping the newest live records of each that fit. */
   resize(capacity: number): void {
     const n = Math.max(1, Math.floor(capacity));
-    if (n === this.ring.length) return;
-    const live: number[] = [];
-    const old = this.ring.length;
-    for (let k = 0; k < old; k++) {
-      const fp = this.ring[(this.next + k) % old]!; // oldest first
-      if (fp >= 0) live.push(fp);
+    if (n === this.cap) return;
+    const old = this.cap;
+    const live: number[][] = [];
+    for (let l = 0; l < this.lists; l++) {
+      const kept: number[] = [];
+      const start = this.next[l]! - l * old;
+      for (let k = 0; k < old; k++) {
+        const fp = this.ring[l * old + ((start + k) % old)]!; // oldest first
+        if (fp >= 0) kept.push(fp);
+      }
+      live.push(kept);
     }
-    this.ring = new Int32Array(n).fill(NONE);
-    this.after = new Int32Array(n).fill(NONE);
-    this.before = new Int32Array(n).fill(NONE);
-    this.next = 0;
-    this.bits = GhostRing.bitsFor(n);
-    this.heads = new Int32Array(1 << this.bits).fill(NONE);
-    this.count = 0;
-    for (let i = Math.max(0, live.length - n); i < live.length; i++) this.add(live[i]!);
+    this.allocate(n);
+    for (let l = 0; l < this.lists; l++) {
+      const kept = live[l]!;
+      for (let i = Math.max(0, kept.length - n); i < kept.length; i++) this.add(kept[i]!, l);
+    }
   }
 
   clear(): void {
@@ -135,11 +174,12 @@ export class GhostRing {
     this.after.fill(NONE);
     this.before.fill(NONE);
     this.heads.fill(NONE);
-    this.next = 0;
+    for (let l = 0; l < this.lists; l++) this.next[l] = l * this.cap;
+    this.counts.fill(0);
     this.count = 0;
   }
 
-  /** Check that the chains and the ring agree; throws naming `name`. */
+  /** Check that the chains, the rings and the counts agree; throws naming `name`. */
   check(name: string): void {
     const bad = (what: string): never => {
       throw new Error(`${name} invariant broken: ghost ${what}`);
@@ -161,12 +201,18 @@ export class GhostRing {
       }
     }
     let inRing = 0;
-    for (let pos = 0; pos < this.ring.length; pos++) {
-      if (this.ring[pos]! < 0) continue;
-      inRing++;
-      if (!seen.has(pos)) bad(`ring ${pos} holds ${this.ring[pos]} but is in no chain`);
+    for (let l = 0; l < this.lists; l++) {
+      let n = 0;
+      for (let pos = l * this.cap; pos < (l + 1) * this.cap; pos++) {
+        if (this.ring[pos]! < 0) continue;
+        n++;
+        if (!seen.has(pos)) bad(`ring ${pos} holds ${this.ring[pos]} but is in no chain`);
+      }
+      if (n !== this.counts[l]) bad(`list ${l} counts ${this.counts[l]}, its ring holds ${n}`);
+      const nx = this.next[l]!;
+      if (nx < l * this.cap || nx >= (l + 1) * this.cap) bad(`list ${l} next position ${nx} outside its ring`);
+      inRing += n;
     }
-    if (inRing !== this.count || seen.size !== this.count) bad(`counts ${this.count}, ring holds ${inRing}, chains ${seen.size}`);
-    if (this.count > this.ring.length) bad(`holds ${this.count} > capacity ${this.ring.length}`);
+    if (inRing !== this.count || seen.size !== this.count) bad(`counts ${this.count}, rings hold ${inRing}, chains ${seen.size}`);
   }
 }

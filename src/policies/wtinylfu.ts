@@ -75,6 +75,9 @@ import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './poli
 const WINDOW = 0;
 const PROBATION = 1;
 const PROTECTED = 2;
+/** The two ghost lists. */
+const CANDIDATES = 0;
+const VICTIMS = 1;
 
 /** Initial share of the capacity given to the window (Caffeine: 1%). */
 const INITIAL_WINDOW = 0.01;
@@ -138,10 +141,12 @@ export class WTinyLfuPolicy implements Policy {
   windowMax = 0;
   mainMax = 0;
   protectedMax = 0;
-  /** Recent candidates that lost their duel (window too small if they come back). */
-  private readonly candidateGhosts: GhostRing;
-  /** Recent main victims (main space too small if they come back). */
-  private readonly victimGhosts: GhostRing;
+  /**
+   * Two ghost lists over one index: recent candidates that lost their duel (CANDIDATES: the
+   * window was too small if they come back) and recent main victims (VICTIMS: the main space
+   * was too small).
+   */
+  private readonly ghosts: GhostRing;
   /** Per slot: its queue and its hits not yet added to the sketch (QUEUE_BITS, HIT_SHIFT). */
   private meta: Uint8Array;
   /** The sketch's halving count when the hit counts were last halved with it. */
@@ -153,8 +158,7 @@ export class WTinyLfuPolicy implements Policy {
     this.rng = new XorShift32(host.seed);
     this.capacity = host.capacity;
     this.setWindow(this.initialWindow(host.capacity));
-    this.candidateGhosts = new GhostRing(1);
-    this.victimGhosts = new GhostRing(1);
+    this.ghosts = new GhostRing(1, 2);
     this.meta = new Uint8Array(slots);
     this.sizeSketch(slots);
   }
@@ -182,8 +186,7 @@ export class WTinyLfuPolicy implements Policy {
     this.sketch.resetPeriod = Math.max(RESET_RATIO * entries, 16);
     if (this.sketch.additions >= this.sketch.resetPeriod) this.age();
     const ghosts = Math.max(1, Math.ceil(GHOST_RATIO * entries));
-    this.candidateGhosts.resize(ghosts);
-    this.victimGhosts.resize(ghosts);
+    this.ghosts.resize(ghosts);
   }
 
   grow(slots: number): void {
@@ -257,10 +260,13 @@ export class WTinyLfuPolicy implements Policy {
   recordMiss(hash: number): void {
     this.sketch.increment(hash);
     this.checkAging();
-    const cg = this.candidateGhosts;
-    const vg = this.victimGhosts;
-    if (cg.take(hash)) this.adapt(Math.max(1, vg.size / Math.max(1, cg.size)));
-    else if (vg.take(hash)) this.adapt(-Math.max(1, cg.size / Math.max(1, vg.size)));
+    const g = this.ghosts;
+    const list = g.take(hash);
+    if (list < 0) return;
+    const c = g.sizeOf(CANDIDATES);
+    const v = g.sizeOf(VICTIMS);
+    if (list === CANDIDATES) this.adapt(Math.max(1, v / Math.max(1, c)));
+    else this.adapt(-Math.max(1, c / Math.max(1, v)));
   }
 
   evictFor(_hash: number, cost: number): number {
@@ -301,7 +307,7 @@ export class WTinyLfuPolicy implements Policy {
           return this.evictMain(victim);
         }
         q.unlink(WINDOW, cand, cc);
-        this.candidateGhosts.add(host.hashOf(cand));
+        this.ghosts.add(host.hashOf(cand), CANDIDATES);
         return cand;
       }
       const victim = this.mainVictim();
@@ -323,7 +329,7 @@ export class WTinyLfuPolicy implements Policy {
     const host = this.host;
     this.q.unlink(this.meta[victim]! & QUEUE_BITS, victim, host.costOf(victim));
     this.release(victim);
-    this.victimGhosts.add(host.hashOf(victim));
+    this.ghosts.add(host.hashOf(victim), VICTIMS);
     return victim;
   }
 
@@ -446,8 +452,7 @@ export class WTinyLfuPolicy implements Policy {
     this.sketch.clear();
     this.meta.fill(0);
     this.seenResets = this.sketch.resets;
-    this.candidateGhosts.clear();
-    this.victimGhosts.clear();
+    this.ghosts.clear();
   }
 
   validate(live: (slot: number) => boolean, size: number): void {
@@ -479,7 +484,6 @@ export class WTinyLfuPolicy implements Policy {
     }
     if (this.seenResets !== this.sketch.resets) broken(this.name, 'the sketch halved without the hit counts');
     this.sketch.validate(this.name);
-    this.candidateGhosts.check(`${this.name} candidate ghosts`);
-    this.victimGhosts.check(`${this.name} victim ghosts`);
+    this.ghosts.check(`${this.name} ghosts`);
   }
 }
