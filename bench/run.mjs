@@ -19,16 +19,44 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { parseArgs } from 'node:util';
 import { DEFAULT_POLICY } from 'cortado';
 import { WORKLOADS } from './workloads.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const USAGE = `usage: node bench/run.mjs [options]   (npm run bench, npm run bench:quick)
+  --quick                 100k entries only, short passes, memory at 200k (about 3 minutes)
+  --only=a,b              contenders whose name contains one of these
+  --workloads=a,b         ${WORKLOADS.join(', ')}
+  --caps=1000,100000      capacities (default 1000,100000,1000000)
+  --keys=number,string    key types
+  --rounds=N              rotations of the contenders per cell; the median is reported (default 1)
+  --passes=N --big-passes=N --ops=N   timed passes per case (1M entries: big-passes), requests per pass
+  --no-memory | --memory-only | --memory-entries=N
+  --baseline=<dir>        also run every policy from <dir>/dist as "cortado@base <policy>"
+  --out=<file>            results JSON (default bench/results/<full|quick>.json)`;
 const argv = process.argv.slice(2);
-const flag = (n) => argv.includes(`--${n}`);
-const opt = (n, d) => {
-  const a = argv.find((x) => x.startsWith(`--${n}=`));
-  return a === undefined ? d : a.slice(n.length + 3);
-};
+let parsed;
+try {
+  parsed = parseArgs({
+    args: argv,
+    options: Object.fromEntries(
+      [
+        ...['quick', 'no-memory', 'memory-only', 'help'].map((n) => [n, { type: 'boolean' }]),
+        ...['baseline', 'caps', 'keys', 'workloads', 'only', 'passes', 'big-passes', 'rounds', 'ops', 'out', 'memory-entries'].map((n) => [n, { type: 'string' }]),
+      ],
+    ),
+  }).values;
+} catch (e) {
+  console.error(`bench: ${e.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const flag = (n) => parsed[n] === true;
+const opt = (n, d) => parsed[n] ?? d;
 const quick = flag('quick');
 const baseline = opt('baseline', '');
 if (baseline !== '') process.env.CORTADO_BASELINE = baseline;
