@@ -19,11 +19,11 @@
  *  - in a cache bounded by entries, S holds at least one entry even when 10% rounds to zero;
  *  - a newcomer heavier than all of S goes straight to M instead of being refused
  *    (libCacheSim drops it; a user who calls set() expects the value to be kept).
- * The ghost (internal/ghost.ts) keeps 26-bit key fingerprints in a table of 64-byte buckets,
- * aged in sixteenths of its capacity: it remembers between 15/16 and all of the last 90% of
- * the capacity evicted from S, where libCacheSim's FIFO remembers exactly that. It costs one
- * cache line per operation and 8 to 16 bytes per record; a false ghost hit only promotes a
- * newcomer straight to M, which is harmless.
+ * The ghost (internal/ghost.ts) keeps 24-bit key fingerprints in a table of 64-byte buckets,
+ * aged in 64ths of its capacity: it remembers the last 90% of the capacity evicted from S to
+ * within 1/128 of the capacity (exactly, up to 64 records), where libCacheSim's FIFO
+ * remembers exactly that. It costs one cache line per operation and 8 to 16 bytes per
+ * record; a false ghost hit only promotes a newcomer straight to M, which is harmless.
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { Ghost } from '../internal/ghost.js';
