@@ -104,10 +104,36 @@ function viewSize(v: ArrayBufferView): number {
     return VIEW_SIZE + ARRAY_BUFFER_SIZE + (n === 0 ? 0 : FIXED_ARRAY_HEADER + roundUp8(n));
   }
   if (v.byteOffset !== 0 || v.buffer.byteLength !== n) {
-    // A slice of a larger buffer (Node's Buffer pool, subarray): count the view and its bytes.
+    // A slice of a larger buffer. Of Node's shared Buffer pool: its share of the slab; of
+    // anything else (subarray): the view and its own bytes.
+    const backing = v.buffer.byteLength;
+    if (n > 0 && backing === bufferPoolSize() && n < backing >>> 1) return VIEW_SIZE + poolShare(n, backing);
     return VIEW_SIZE + roundUp8(n);
   }
   return VIEW_SIZE + ARRAY_BUFFER_SIZE + n;
+}
+
+/** Node's Buffer pool slab size (`Buffer.poolSize`, 8 KiB unless changed); 0 outside Node. */
+function bufferPoolSize(): number {
+  const B = (globalThis as { Buffer?: { poolSize?: unknown } }).Buffer;
+  return B !== undefined && typeof B.poolSize === 'number' ? B.poolSize : 0;
+}
+
+/**
+ * The bytes of a pool slab that one n-byte slice keeps, as `Buffer.from(string)` fills slabs
+ * (Node 20, lib/buffer.js): before writing a string of L characters it needs room for the
+ * longest encoding, 4L bytes (the exact byte length instead when 4L is half the pool or more),
+ * and takes a new slab when the current one has less left; each slice then advances the
+ * offset by its length rounded up to 8. So a slab holds k slices of n bytes (taking L = n, the
+ * case of ASCII text), and each keeps pool / k: a 1,000-byte slice keeps 1,638 (5 to a slab),
+ * a 100-byte one 109. Slices made by `Buffer.allocUnsafe` reserve nothing and are overcounted
+ * (at most by the 4L reservation: 1,638 where 1,024 is kept at 1,000 bytes).
+ */
+function poolShare(n: number, pool: number): number {
+  const step = roundUp8(n);
+  const reserve = 4 * n < pool >>> 1 ? 4 * n : n;
+  const perSlab = Math.floor((pool - reserve) / step) + 1;
+  return Math.max(step, Math.round(pool / perSlab));
 }
 
 function orderedTableSize(size: number, wordsPerEntry: number): number {
@@ -135,8 +161,9 @@ function propertiesSize(keys: number, dictionary: boolean): number {
  * per character when any character is above U+00FF; the empty string and single Latin-1
  * characters are 0, V8 shares them); a bigint is 16 + 8 per 64-bit digit; a Buffer or typed
  * array that owns n > 64 bytes is 184 + n, one that owns n <= 64 bytes is 184 + 16 + n
- * rounded up to 8 (data on the V8 heap; 184 when empty), and a slice of a larger buffer (such
- * as Node's pooled `Buffer.from`) is 96 + n rounded up to 8.
+ * rounded up to 8 (data on the V8 heap; 184 when empty); a slice of Node's shared Buffer pool
+ * (a small `Buffer.from`) is 96 plus its share of the 8 KiB slab (see poolShare), and a slice
+ * of any other buffer (`subarray`) is 96 + n rounded up to 8.
  *
  * It is an estimate: see docs/memory.md for what it cannot see (shared strings, array
  * spare capacity, closures, native memory) and for how the constants were calibrated.

@@ -46,6 +46,23 @@ test('sizeOf: Buffers and typed arrays count their view, buffer and bytes', () =
   assert.equal(sizeOf(big.subarray(100, 200)), 96 + 104);
 });
 
+test('sizeOf: a slice of Node\'s Buffer pool counts its share of the 8 KiB slab', () => {
+  assert.equal(Buffer.poolSize, 8192);
+  const from = (n: number) => {
+    const b = Buffer.from('x'.repeat(n));
+    assert.equal(b.buffer.byteLength, 8192, 'pooled');
+    return sizeOf(b);
+  };
+  // Buffer.from(string) needs room for 4 bytes per character before it picks a slab:
+  // 5 slices of 1,000 bytes fit in one (8,192 / 5 = 1,638 each), 75 of 100 (step 104).
+  assert.equal(from(1000), 96 + 1638);
+  assert.equal(from(100), 96 + 109);
+  // From half the pool's worth of reservation on, Node reserves the exact length: 4 of 2,000.
+  assert.equal(from(2000), 96 + 2048);
+  // Not a pool slice: a subarray of a larger buffer of another size keeps only its own bytes.
+  assert.equal(sizeOf(Buffer.alloc(16384).subarray(0, 1000)), 96 + 1000);
+});
+
 test('sizeOf: arrays, objects, Maps and Sets follow the V8 layouts', () => {
   assert.equal(sizeOf([]), 32);
   assert.equal(sizeOf([1, 2, 3]), 32 + 16 + 24);
