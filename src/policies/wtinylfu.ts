@@ -24,7 +24,7 @@
  * are hit repeatedly between passes, far fewer; a main-space hit is one byte store. On the
  * shared traces the hit ratio is unchanged within noise (+9.06 points over LRU on average
  * against +8.97 with LRU segments, worst -0.61 against -0.57, mean distance to libCacheSim's
- * best -0.22 against -0.32: docs/hit-ratio.md).
+ * best -0.23 against -0.32: docs/hit-ratio.md).
  *
  * Frequency. A count-min sketch of 4-bit counters, halved every RESET_RATIO x capacity
  * increments (see internal/sketch.ts). Every miss and every hit outside the window counts
@@ -39,7 +39,8 @@
  * traces (docs/hit-ratio.md): it needs tens of samples to settle, so on traces only ~10-100x
  * the cache size it lost up to 5.6 points of hit ratio to LRU. Here each miss is itself the
  * signal, as in ARC [3]: two ghost lists remember the fingerprints of recent *candidates*
- * that lost their duel and of recent *main victims*. A miss on a
+ * that lost their duel and of recent *main victims* (two lists over one index, so a miss
+ * probes once; a key is in at most one of them). A miss on a
  * candidate ghost means a larger window would have hit, so the window grows; a miss on a
  * victim ghost means a larger main space would have hit, so it shrinks. Each step is ARC's,
  * max(1, other ghost size / this ghost size) entries, in cost units of the average entry.
