@@ -6,13 +6,13 @@
  * "Adaptive Software Cache Management", Middleware 2018 (the hill climber); [3] Megiddo and
  * Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST'03 (ghost-driven sizing).
  *
- * Layout. Three queues over slots: a small admission *window*, and a segmented-LRU main
+ * Layout. Three queues over slots: a small admission *window*, and a segmented main
  * space split into *probation* and *protected*. A new entry always enters the window (so a
  * burst of new keys is served by recency). When the window overflows, its LRU entry becomes
  * the *candidate* for the main space; when the main space is full too, the candidate duels
  * the main space's *victim* (the LRU entry of probation): the one the frequency sketch has
  * seen more often recently stays, the other leaves [1]. A hit in probation promotes to
- * protected; protected overflow is demoted back to the head of probation.
+ * protected (lazily, below); protected overflow is demoted back to the head of probation.
  *
  * Lazy moves (our choice; Caffeine keeps both segments LRU and moves on every hit). A hit in
  * the main space only sets a reference bit in the slot's metadata byte. A marked probation
@@ -63,9 +63,9 @@
  * (evicted, lost a duel, deleted or expired), so that a returning key is remembered; while
  * the key is resident its estimate is the sketch's plus its hit count (at most 15). Aging
  * halves both. The sketch, a megabyte at 100,000 entries, is thus read and written on misses
- * and duels only, and with the lazy moves above a hit costs less than an LRU hit. Hits of resident keys are
- * invisible to the keys that share their counters until they leave, which if anything makes
- * the count-min estimates of newcomers more accurate.
+ * and duels only, and with the lazy moves above a hit costs less than an LRU hit. Hits of
+ * resident keys are invisible to the keys that share their counters until they leave, which
+ * if anything makes the count-min estimates of newcomers more accurate.
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { FrequencySketch } from '../internal/sketch.js';
@@ -108,13 +108,14 @@ const ADMIT_MASK = 127;
 const MAX_FREQUENCY = 15;
 
 /**
- * Per-slot metadata byte: the queue in bits 0-1 (so Queues keeps no owner byte), the hit
- * count (0..15, see the banner) in bits 4-7. One byte, so a hit reads and writes one line.
+ * Per-slot metadata byte: the queue in bits 0-1 (so Queues keeps no owner byte), the
+ * reference mark in bit 2, the hit count (0..15, see the banner) in bits 4-7. One byte, so a
+ * main-space hit reads and writes one line.
  */
 const QUEUE_BITS = 3;
 /**
- * Bit 2: a protected entry was hit since the clock hand last passed it (see demote). Set
- * only on protected slots.
+ * Bit 2, the reference mark: a main-space entry was hit since it last moved (see the banner,
+ * "Lazy moves"). Never set in the window.
  */
 const REFERENCED = 4;
 /** The bits below the hit count: queue and reference bit. */
@@ -394,7 +395,7 @@ export class WTinyLfuPolicy implements Policy {
     }
   }
 
-  /** A probation slot hit since it entered moves to protected; protected overflow goes back to probation. */
+  /** Move a marked probation slot to protected; protected overflow goes back to probation. */
   private promote(slot: number): void {
     const q = this.q;
     const c = this.host.costOf(slot);
