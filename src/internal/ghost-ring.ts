@@ -30,20 +30,20 @@ const NONE = -1;
 
 export class GhostRing {
   /** Fingerprints by position: list l's ring is positions [l x cap, (l + 1) x cap). */
-  private ring: Int32Array;
+  private ring!: Int32Array;
   /** Per list: the position its next record goes to. */
   private readonly next: Int32Array;
   /** Per list: live records. */
   private readonly counts: Int32Array;
   /** Positions per list (the capacity of each list). */
-  private cap: number;
+  private cap = 0;
   /** Newest ring position of each bucket's chain, or NONE. */
-  private heads: Int32Array;
+  private heads!: Int32Array;
   /** Per ring position: the next (older) position of its chain, or NONE. */
-  private after: Int32Array;
+  private after!: Int32Array;
   /** Per ring position: the previous (newer) position of its chain, or NONE at the head. */
-  private before: Int32Array;
-  private bits: number;
+  private before!: Int32Array;
+  private bits = 0;
   private count = 0;
 
   /**
@@ -54,9 +54,6 @@ export class GhostRing {
     if (!Number.isInteger(lists) || lists < 1) throw new RangeError(`GhostRing: lists must be a positive integer, got ${lists}`);
     this.next = new Int32Array(lists);
     this.counts = new Int32Array(lists);
-    this.cap = 0;
-    this.ring = this.after = this.before = this.heads = new Int32Array(0);
-    this.bits = 0;
     this.allocate(Math.max(1, Math.floor(capacity)));
   }
 
