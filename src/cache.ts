@@ -127,6 +127,10 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private evCauses: RemovalCause[] = [];
   private evCount = 0;
   private delivering = false;
+  /** Internal removal listeners (tiers, metrics) beside the user's onRemove; null when none. */
+  private taps: ((key: K, value: V, cause: RemovalCause) => void)[] | null = null;
+  /** True when anyone listens to removals (onRemove or a tap): events are queued only then. */
+  private listened: boolean;
 
   // ---- stats ----
   private hits = 0;
@@ -177,6 +181,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.weigher = o.maxBytes === undefined ? o.weigher : byteWeigher(o.weigher, policy);
     this.clock = o.clock ?? defaultClock;
     this.listener = o.onRemove;
+    this.listened = o.onRemove !== undefined;
     this.validator = o.shouldUpdate;
     this._byWeight = this._maxWeight !== Infinity;
     this._weighted = this._byWeight || o.weigher !== undefined;
@@ -213,7 +218,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     return (
       !this._weighted &&
       !this.expiring &&
-      this.listener === undefined &&
+      !this.listened &&
       this.validator === undefined &&
       this.loads === null &&
       this.refreshAfter === 0
@@ -378,7 +383,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Remove every entry (each reported with cause 'cleared'). */
   clear(): void {
-    if (this.listener !== undefined) {
+    if (this.listened) {
       for (const [key, slot] of this.index) this.enqueue(key, this.valAt[slot]!, 'cleared');
     }
     this.index.clear();
@@ -489,6 +494,28 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.plain = false;
     }
     return this.loads;
+  }
+
+  /**
+   * @internal Hear every removal beside the user's onRemove (a tier hears memory's
+   * evictions this way). Same delivery rules as onRemove: once per removal, after the cache
+   * is consistent. Returns a function that stops listening.
+   */
+  _tap(fn: (key: K, value: V, cause: RemovalCause) => void): () => void {
+    if (typeof fn !== 'function') throw new TypeError(`cortado: a removal tap must be a function, got ${describe(fn)}`);
+    (this.taps ??= []).push(fn);
+    this.listened = true;
+    this.plain = false;
+    return () => {
+      const taps = this.taps;
+      if (taps === null) return;
+      const i = taps.indexOf(fn);
+      if (i < 0) return;
+      taps.splice(i, 1);
+      if (taps.length === 0) this.taps = null;
+      this.listened = this.listener !== undefined || this.taps !== null;
+      this.plain = this.isPlain();
+    };
   }
 
   /** @internal */ _now(): number {
@@ -791,7 +818,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   private enqueue(key: K, value: V, cause: RemovalCause): void {
-    if (this.listener === undefined) return;
+    if (!this.listened) return;
     const i = this.evCount++;
     this.evKeys[i] = key;
     this.evVals[i] = value;
@@ -806,7 +833,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    */
   private deliver(): void {
     if (this.evCount === 0 || this.delivering) return;
-    const listener = this.listener!;
+    const listener = this.listener;
+    const taps = this.taps;
     this.delivering = true;
     let failed = false;
     let error: unknown;
@@ -816,8 +844,23 @@ export class Cache<K, V> implements Iterable<[K, V]> {
         const value = this.evVals[i] as V;
         this.evKeys[i] = undefined;
         this.evVals[i] = undefined;
+        const cause = this.evCauses[i]!;
+        if (taps !== null) {
+          // Internal listeners first: a tier hears an eviction even when the user's throws.
+          for (let t = 0; t < taps.length; t++) {
+            try {
+              taps[t]!(key, value, cause);
+            } catch (e) {
+              if (!failed) {
+                failed = true;
+                error = e;
+              }
+            }
+          }
+        }
+        if (listener === undefined) continue;
         try {
-          listener(key, value, this.evCauses[i]!);
+          listener(key, value, cause);
         } catch (e) {
           if (!failed) {
             failed = true;
