@@ -32,6 +32,7 @@ import {
   checkCount,
   checkDuration,
   checkFunction,
+  checkKnownOptions,
   checkPositive,
   checkWeight,
   describe,
@@ -172,6 +173,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       throw new TypeError(`cortado: Cache options must be an object, got ${describe(options)}`);
     }
     const o = options;
+    checkKnownOptions(o);
     if (o.maxEntries === undefined && o.maxWeight === undefined && o.maxBytes === undefined) {
       throw new TypeError('cortado: give maxEntries, maxWeight or maxBytes to bound the cache');
     }

@@ -54,6 +54,69 @@ export interface CacheOptions<K, V> {
   loadTimeout?: number | undefined;
 }
 
+/**
+ * Every option `Cache` knows, so that an unknown one is refused: a misspelt or foreign option
+ * silently ignored is behaviour silently lost (a user coming from lru-cache who writes `max`
+ * would get an unbounded-looking error at best, a wrong cache at worst).
+ */
+export const CACHE_OPTION_NAMES: ReadonlySet<string> = new Set<keyof CacheOptions<unknown, unknown>>([
+  'maxEntries',
+  'maxWeight',
+  'weigher',
+  'maxBytes',
+  'policy',
+  'ttl',
+  'expireAfterAccess',
+  'clock',
+  'onRemove',
+  'shouldUpdate',
+  'seed',
+  'loader',
+  'loadAll',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'refreshAfter',
+  'loadTimeout',
+]);
+
+/** lru-cache's option names, with what to write instead (docs/migrating-from-lru-cache.md). */
+const LRU_CACHE_HINTS: Readonly<Record<string, string>> = {
+  max: 'use maxEntries',
+  maxSize: 'use maxWeight (or maxBytes to count bytes)',
+  sizeCalculation: 'use weigher(value, key)',
+  maxEntrySize: 'an entry heavier than maxWeight is refused; weigh entries with weigher',
+  dispose: 'use onRemove(key, value, cause): note the order, key first',
+  disposeAfter: 'use onRemove(key, value, cause): it already runs after the cache is consistent',
+  noDisposeOnSet: "onRemove reports a replaced value with cause 'replaced'; ignore that cause in the listener",
+  fetchMethod: 'use loader(key, { signal, staleValue })',
+  memoMethod: 'use memo(fn, options)',
+  allowStale: 'use staleWhileRevalidate (ms) for fetch(); get() never returns stale values',
+  allowStaleOnFetchRejection: 'use staleIfError (ms)',
+  allowStaleOnFetchAbort: 'callers that abort leave alone; the load goes on for the others',
+  ignoreFetchAbort: 'a load is aborted only when no caller waits for it',
+  noDeleteOnFetchRejection: 'use staleIfError (ms): the stale value is kept and served',
+  noDeleteOnStaleGet: 'use staleWhileRevalidate (ms)',
+  updateAgeOnGet: 'use expireAfterAccess (ms): idle expiry pushed back by every get()',
+  updateAgeOnHas: 'has() never changes expiry; use expireAfterAccess with get()',
+  noUpdateTTL: 'pass { ttl } to set() for a per-entry time-to-live',
+  ttlAutopurge: 'no option needed: expired entries are removed as writes go by (a timer wheel) and by purgeExpired()',
+  ttlResolution: 'no option needed: deadlines are exact; inject clock to control time',
+  perf: 'use clock: () => number',
+  onInsert: 'no insert callback; subscribe to the cortado:set diagnostics channel',
+  stale: 'use staleWhileRevalidate (ms)',
+  maxAge: 'use ttl (ms)',
+  length: 'use weigher(value, key)',
+};
+
+/** Refuse options `Cache` does not know, with a hint for lru-cache's names. */
+export function checkKnownOptions(o: object): void {
+  for (const name of Object.keys(o)) {
+    if (CACHE_OPTION_NAMES.has(name)) continue;
+    const hint = Object.prototype.hasOwnProperty.call(LRU_CACHE_HINTS, name) ? ` (lru-cache's ${name}? ${LRU_CACHE_HINTS[name]})` : '';
+    throw new TypeError(`cortado: unknown Cache option ${JSON.stringify(name)}${hint}`);
+  }
+}
+
 /** What a loader is told besides the key. */
 export interface LoadContext<V> {
   /** Fires when nobody needs the load any more, when it times out, or when a write supersedes it. */

@@ -103,3 +103,26 @@ describe('per-call arguments', () => {
     assert.throws(() => cache.forEach(1 as never), TypeError);
   });
 });
+
+describe('unknown options', () => {
+  test('are refused, naming the option', () => {
+    assert.throws(() => new Cache({ maxEntries: 1, maxEntires: 2 } as never), { name: 'TypeError', message: /unknown Cache option "maxEntires"/ });
+  });
+  for (const [name, hint] of [
+    ['max', /maxEntries/],
+    ['dispose', /onRemove\(key, value, cause\).*key first/],
+    ['fetchMethod', /loader/],
+    ['maxSize', /maxWeight/],
+    ['sizeCalculation', /weigher/],
+    ['allowStale', /staleWhileRevalidate/],
+    ['updateAgeOnGet', /expireAfterAccess/],
+    ['ttlAutopurge', /purgeExpired/],
+  ] as const) {
+    test(`lru-cache's ${name} gets a hint`, () => {
+      assert.throws(() => new Cache({ maxEntries: 1, [name]: 1 } as never), { name: 'TypeError', message: hint });
+    });
+  }
+  test('nothing is half-built: the error comes before any other check', () => {
+    assert.throws(() => new Cache({ max: 10 } as never), /lru-cache's max/);
+  });
+});
