@@ -6,7 +6,18 @@ export type RemovalCause = 'evicted' | 'expired' | 'replaced' | 'deleted' | 'cle
 /** Names accepted by the `policy` option. */
 export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'wtinylfu' | 'tinylfu' | 'lhd';
 
-export interface CacheOptions<K, V> {
+/**
+ * The options of a Cache. At least one bound is required, and the type says so: a cache
+ * created with none of maxEntries, maxWeight, maxBytes does not type-check (and throws at run
+ * time for untyped callers).
+ */
+export type CacheOptions<K, V> = CacheSettings<K, V> & CacheBound;
+
+/** One of the three bounds, at least (more may be given: all then hold). */
+export type CacheBound = { maxEntries: number } | { maxWeight: number } | { maxBytes: number };
+
+/** Everything in CacheOptions but the requirement of a bound. */
+export interface CacheSettings<K, V> {
   /** Bound on the number of entries (a positive integer). */
   maxEntries?: number | undefined;
   /** Bound on the total weight of the entries (a positive finite number). */

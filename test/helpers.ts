@@ -1,5 +1,5 @@
 /** Shared test scaffolding: a hand-driven clock, event recording, the configuration matrix. */
-import { Cache, type CacheOptions, type RemovalCause } from 'cortado';
+import { Cache, type CacheBound, type CacheOptions, type CacheSettings, type RemovalCause } from 'cortado';
 import { validate, POLICY_NAMES as ALL_POLICIES } from 'cortado/internal';
 
 /** Deterministic PRNG (mulberry32, the simulator's) for workloads. */
@@ -49,7 +49,7 @@ export function check(cache: Cache<any, any>): void {
 export interface Config {
   name: string;
   /** Bounds and features; `clock` is filled in by the suite. */
-  options: Omit<CacheOptions<number, { w: number }>, 'clock' | 'onRemove' | 'policy'>;
+  options: Omit<CacheSettings<number, { w: number }>, 'clock' | 'onRemove' | 'policy'> & CacheBound;
   /** Capacity in entries of unit-weight values (for sizing workloads). */
   entries: number;
   ttl: boolean;

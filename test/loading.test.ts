@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AbortError, Cache, type CacheOptions, LoaderMissingError, type LoadContext, MissingKeyError, type RemovalCause, TimeoutError } from 'cortado';
+import { AbortError, Cache, type CacheOptions, type CacheSettings, LoaderMissingError, type LoadContext, MissingKeyError, type RemovalCause, TimeoutError } from 'cortado';
 import { validate } from 'cortado/internal';
 
 // ---------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ function track<T>(p: Promise<T>) {
   return t;
 }
 
-function setup<V = string>(options: Partial<CacheOptions<string, V>> = {}) {
+function setup<V = string>(options: Partial<CacheSettings<string, V>> = {}) {
   const clock = { now: 1_000 };
   const src = new Source<string, V>();
   const removals: [string, V, RemovalCause][] = [];
@@ -84,7 +84,7 @@ function setup<V = string>(options: Partial<CacheOptions<string, V>> = {}) {
     loader: src.loader,
     onRemove: (k, v, c) => removals.push([k, v, c]),
     ...options,
-  });
+  } as CacheOptions<string, V>);
   return { cache, clock, src, removals };
 }
 

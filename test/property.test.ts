@@ -17,7 +17,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Cache, type CacheOptions, type RemovalCause } from 'cortado';
+import { Cache, type CacheOptions, type CacheSettings, type RemovalCause } from 'cortado';
 import { POLICY_NAMES, check } from './helpers.js';
 
 interface Entry {
@@ -81,7 +81,7 @@ function opArb(cfg: PConfig): fc.Arbitrary<Op> {
 type Ev = { k: number; v: object; cause: RemovalCause };
 
 function makeCache(policy: string, cfg: PConfig, clock: () => number, events: Ev[]): Cache<number, object> {
-  const options: CacheOptions<number, object> = {
+  const options: CacheSettings<number, object> = {
     policy: policy as 'lru',
     clock,
     seed: 42,
@@ -91,7 +91,7 @@ function makeCache(policy: string, cfg: PConfig, clock: () => number, events: Ev
   if (cfg.maxWeight !== undefined) options.maxWeight = cfg.maxWeight;
   if (cfg.ttl !== undefined) options.ttl = cfg.ttl;
   if (cfg.idle !== undefined) options.expireAfterAccess = cfg.idle;
-  return new Cache<number, object>(options);
+  return new Cache<number, object>(options as CacheOptions<number, object>);
 }
 
 function run(policy: string, cfg: PConfig, ops: Op[]): void {
