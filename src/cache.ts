@@ -47,6 +47,23 @@ import { byteWeigher } from './sizeof.js';
 import { ReentrancyError } from './errors.js';
 import { hitChannel, missChannel, removeChannel, setChannel } from './metrics/channels.js';
 
+/** The format of dump(); load() refuses others. */
+const DUMP_VERSION = 1;
+
+/** One entry of a dump: `ttl` is the time it had left, in ms (0: no expiry). */
+export interface CacheDumpEntry<K, V> {
+  key: K;
+  value: V;
+  ttl: number;
+  weight?: number;
+}
+
+/** What dump() returns and load() takes. */
+export interface CacheDump<K, V> {
+  version: number;
+  entries: CacheDumpEntry<K, V>[];
+}
+
 /** Policy used when the `policy` option is absent: adaptive W-TinyLFU, the only one that meets the bar on every shared trace (docs/hit-ratio.md). */
 export const DEFAULT_POLICY: PolicyName = 'wtinylfu';
 /** First slot allocation; arrays double from here up to maxEntries. */
@@ -639,6 +656,83 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   get [Symbol.toStringTag](): string {
     return 'Cache';
+  }
+
+  /** One line for console.log / util.inspect: policy, bounds, size, weight and hit ratio. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const lookups = this.hits + this.misses;
+    const ratio = lookups === 0 ? '-' : (this.hits / lookups).toFixed(3);
+    const entries = this._maxEntries === Infinity ? `${this.size}` : `${this.size}/${this._maxEntries}`;
+    const weight = this._byWeight ? `, weight: ${this.weight}/${this._maxWeight}` : '';
+    return `Cache<${this.policyName}> { entries: ${entries}${weight}, hitRatio: ${ratio} }`;
+  }
+
+  // =====================================================================================
+  // Dump and load (warm restarts)
+  // =====================================================================================
+
+  /**
+   * A snapshot of the live entries for a warm restart: each with its remaining time-to-live
+   * (0: none) and, in a weighted cache, its weight, oldest insertion first. Values are the
+   * cache's own objects, not copies; serialize the dump as your keys and values allow (JSON,
+   * `v8.serialize`). What is not kept: the policy's recency and frequency history, which a
+   * loaded cache relearns from its traffic.
+   */
+  dump(): CacheDump<K, V> {
+    const now = this.expiring ? this.clock() : 0;
+    const entries: CacheDumpEntry<K, V>[] = [];
+    for (const [key, slot] of this.index) {
+      let ttl = 0;
+      if (this.expiring) {
+        if (this.expiresAt[slot]! <= now) continue;
+        const deadline = this.idleTtl > 0 ? this.writeDeadline[slot]! : this.expiresAt[slot]!;
+        if (deadline !== NO_DEADLINE) ttl = deadline - now;
+      }
+      const entry: CacheDumpEntry<K, V> = { key, value: this.valAt[slot] as V, ttl };
+      if (this._weighted) entry.weight = this._weights[slot]!;
+      entries.push(entry);
+    }
+    return { version: DUMP_VERSION, entries };
+  }
+
+  /**
+   * Store the entries of a dump, in its order (so the newest stay when it holds more than the
+   * cache can). The whole dump is checked first, weights included (the weigher runs for
+   * entries without one): a bad dump throws a TypeError/RangeError naming the entry and
+   * changes nothing. Returns how many entries were stored. Weights are ignored by a cache
+   * that keeps none.
+   */
+  load(dump: CacheDump<K, V>): number {
+    if (this.calling !== 0) throw this.reentered('load');
+    if (dump === null || typeof dump !== 'object' || !Array.isArray(dump.entries)) {
+      throw new TypeError(`cortado: load() takes what dump() returned ({ version, entries }), got ${describe(dump)}`);
+    }
+    if (dump.version !== DUMP_VERSION) {
+      throw new TypeError(`cortado: load() reads dump version ${DUMP_VERSION}, got version ${describe(dump.version)}`);
+    }
+    const n = dump.entries.length;
+    const weights = new Float64Array(n);
+    const ttls = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const e = dump.entries[i];
+      if (e === null || typeof e !== 'object' || !('key' in e)) {
+        throw new TypeError(`cortado: load(): dump entry ${i} must be { key, value, ttl, weight? }, got ${describe(e)}`);
+      }
+      if (e.value === undefined) throw new TypeError(`cortado: load(): dump entry ${i} has no value`);
+      ttls[i] = checkDuration(`dump entry ${i} ttl`, e.ttl);
+      if (e.weight !== undefined) checkWeight(`dump entry ${i} weight`, e.weight);
+      weights[i] = this._weighted ? this.weigh(e.key, e.value, e.weight ?? -1) : 1;
+    }
+    let stored = 0;
+    let anyTtl = false;
+    for (let i = 0; i < n; i++) if (ttls[i]! > 0) anyTtl = true;
+    if (anyTtl && !this.expiring) this.enableExpiry();
+    for (let i = 0; i < n; i++) {
+      const e = dump.entries[i]!;
+      const given = this._weighted ? weights[i]! : -1;
+      if (this.write(e.key, e.value, given, ttls[i]!, false)) stored++;
+    }
+    return stored;
   }
 
   // =====================================================================================
