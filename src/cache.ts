@@ -582,25 +582,29 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** @internal */ _now(): number {
     return this.clock();
   }
-  /** @internal */ _slotOf(key: K): number {
+  /** @internal What _lookup() found (see LoadHost). */ _found: V | undefined = undefined;
+  /** @internal */ _foundUntil = NO_DEADLINE;
+  /** @internal */ _foundWritten = 0;
+  /** @internal Look `key` up for the loading layer, without counting (see LoadHost). */
+  _lookup(key: K): boolean {
     const slot = this.index.get(key);
-    return slot === undefined ? -1 : slot;
+    if (slot === undefined) {
+      this._found = undefined;
+      return false;
+    }
+    this._found = this.valAt[slot];
+    this._foundUntil = this.expiring ? this.expiresAt[slot]! : NO_DEADLINE;
+    this._foundWritten = this.refreshAfter > 0 ? this.writtenAt[slot]! : 0;
+    return true;
   }
-  /** @internal */ _valueAt(slot: number): V {
-    return this.valAt[slot] as V;
-  }
-  /** @internal */ _freshUntil(slot: number): number {
-    return this.expiring ? this.expiresAt[slot]! : NO_DEADLINE;
-  }
-  /** @internal */ _writtenAt(slot: number): number {
-    return this.refreshAfter > 0 ? this.writtenAt[slot]! : 0;
-  }
-  /** @internal A fetch() served this slot: a hit, like get() (idle expiry pushed back when fresh). */
-  _hit(slot: number, fresh: boolean): void {
+  /** @internal A fetch() served `key`: a hit, like get() (idle expiry pushed back when fresh). */
+  _hit(key: K, fresh: boolean): void {
+    const slot = this.index.get(key);
+    if (slot === undefined) return;
     if (fresh && this.idleTtl > 0) this.touch(slot, this.clock());
     this.policy.onAccess(slot);
     this.hits++;
-    if (hitChannel.hasSubscribers) hitChannel.publish({ cache: this, key: this.keyAt[slot] });
+    if (hitChannel.hasSubscribers) hitChannel.publish({ cache: this, key });
   }
   /** @internal */ _miss(key: K): void {
     this.misses++;
@@ -624,7 +628,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     }
   }
   /** @internal Remove an entry past its stale window. */
-  _expire(slot: number): void {
+  _expire(key: K): void {
+    const slot = this.index.get(key);
+    if (slot === undefined) return;
     this.removeSlot(slot, 'expired', true);
     this.quiet++;
     try {

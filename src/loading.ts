@@ -104,28 +104,35 @@ export function readLoadOptions<K, V>(o: CacheOptions<K, V>): LoadConfig<K, V> |
 }
 
 /**
- * What the loading layer needs from the store (implemented by Cache as internal methods).
- * Slots are valid only until the next write.
+ * What the loading layer needs from a cache, by key: look an entry up (its value, when it
+ * stops being fresh, when it was written), count a hit or a miss, drop an entry past its
+ * stale window, and write through the cache's own set()/delete(). No slot numbers cross this
+ * line, so the same loading logic can sit in front of any store that answers by key.
+ * Implemented by Cache as internal members.
  */
 export interface LoadHost<K, V> {
   readonly _weighted: boolean;
-  _now(): number;
-  /** The slot holding `key` (fresh, stale or expired), or -1. */
-  _slotOf(key: K): number;
-  _valueAt(slot: number): V;
-  /** The entry's expiry deadline; Infinity when it has none. */
-  _freshUntil(slot: number): number;
-  /** When the entry was last written (kept only when refreshAfter is on). */
-  _writtenAt(slot: number): number;
-  /** Count a hit: tell the policy, and push back idle expiry when `fresh`. */
-  _hit(slot: number, fresh: boolean): void;
-  _miss(key: K): void;
   /** True when a value needs a weight given by the caller (maxWeight and no weigher). */
   readonly _needsWeight: boolean;
+  _now(): number;
+  /**
+   * Look `key` up (fresh, stale or expired) without counting anything. When it is there,
+   * returns true and leaves its value in `_found`, its expiry deadline in `_foundUntil`
+   * (Infinity when none) and its last write time in `_foundWritten` (0 unless refreshAfter
+   * is on), until the next call.
+   */
+  _lookup(key: K): boolean;
+  /** Cleared by the reader once read, so the cache does not keep a deleted value alive. */
+  _found: V | undefined;
+  readonly _foundUntil: number;
+  readonly _foundWritten: number;
+  /** Count a hit on a present key: tell the policy, and push back idle expiry when `fresh`. */
+  _hit(key: K, fresh: boolean): void;
+  _miss(key: K): void;
+  /** Remove an entry that is past its stale window. */
+  _expire(key: K): void;
   /** Run a write for a load: listener errors do not change its outcome (they are rethrown later). */
   _quietly<R>(op: () => R): R;
-  /** Remove an entry that is past its stale window. */
-  _expire(slot: number): void;
   set(key: K, value: V, options?: SetOptions): boolean;
   delete(key: K): boolean;
 }
@@ -489,28 +496,29 @@ export class Loads<K, V> {
    */
   private classify(key: K, force: boolean): number {
     const h = this.host;
-    const slot = h._slotOf(key);
-    if (slot < 0) {
+    if (!h._lookup(key)) {
       h._miss(key);
       this.found = undefined;
       return LOAD;
     }
     const now = h._now();
-    const until = h._freshUntil(slot);
-    const value = h._valueAt(slot);
+    const until = h._foundUntil;
+    const value = h._found as V;
+    h._found = undefined;
+    const written = h._foundWritten;
     if (now < until) {
       this.found = value;
       if (force) {
         h._miss(key);
         return LOAD;
       }
-      h._hit(slot, true);
+      h._hit(key, true);
       const every = this.cfg.refreshAfter;
-      return every > 0 && now - h._writtenAt(slot) >= every ? SERVE_AND_REFRESH : FRESH;
+      return every > 0 && now - written >= every ? SERVE_AND_REFRESH : FRESH;
     }
     const age = now - until;
     if (age < this.cfg.staleWhileRevalidate && !force) {
-      h._hit(slot, false);
+      h._hit(key, false);
       this.found = value;
       return SERVE_AND_REFRESH;
     }
@@ -518,7 +526,7 @@ export class Loads<K, V> {
     if (age < this.retain) {
       this.found = value;
     } else {
-      h._expire(slot);
+      h._expire(key);
       this.found = undefined;
     }
     return LOAD;
@@ -699,9 +707,10 @@ export class Loads<K, V> {
     const window = this.cfg.staleIfError;
     if (window > 0) {
       const h = this.host;
-      const slot = h._slotOf(f.key);
-      if (slot >= 0 && h._now() < h._freshUntil(slot) + window) {
-        this.resolveAll(f, h._valueAt(slot));
+      const found = h._lookup(f.key) ? (h._found as V) : undefined;
+      h._found = undefined;
+      if (found !== undefined && h._now() < h._foundUntil + window) {
+        this.resolveAll(f, found);
         return;
       }
     }
