@@ -45,6 +45,7 @@ import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';
 import { byteWeigher } from './sizeof.js';
 import { ReentrancyError } from './errors.js';
+import { RemovalQueue } from './removals.js';
 import { hitChannel, missChannel, removeChannel, setChannel } from './metrics/channels.js';
 
 /** The format of dump(); load() refuses others. */
@@ -152,16 +153,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private freeTop = 0;
   private totalWeight = 0;
 
-  // ---- removal events (queued, then delivered) ----
-  private evKeys: (K | undefined)[] = [];
-  private evVals: (V | undefined)[] = [];
-  private evCauses: RemovalCause[] = [];
-  private evCount = 0;
-  private delivering = false;
-  /** Internal removal listeners (tiers, metrics) beside the user's onRemove; null when none. */
-  private taps: ((key: K, value: V, cause: RemovalCause) => void)[] | null = null;
-  /** True when anyone listens to removals (onRemove or a tap): events are queued only then. */
-  private listened: boolean;
+  // ---- removal events (removals.ts) ----
+  private readonly removals: RemovalQueue<K, V>;
 
   // ---- stats ----
   private hits = 0;
@@ -215,7 +208,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     // A clock that cannot tell the time would freeze or corrupt expiry: find out now.
     if (o.clock !== undefined) this.clock();
     this.listener = o.onRemove;
-    this.listened = o.onRemove !== undefined;
+    this.removals = new RemovalQueue<K, V>(this, o.onRemove);
     this.validator = o.shouldUpdate;
     this._byWeight = this._maxWeight !== Infinity;
     this._weighted = this._byWeight || o.weigher !== undefined;
@@ -252,7 +245,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     return (
       !this._weighted &&
       !this.expiring &&
-      !this.listened &&
+      !this.removals.listened &&
       this.validator === undefined &&
       this.loads === null &&
       this.refreshAfter === 0
@@ -440,8 +433,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** Remove every entry (each reported with cause 'cleared'). */
   clear(): void {
     if (this.calling !== 0) throw this.reentered('clear');
-    if (this.listened || removeChannel.hasSubscribers) {
-      for (const [key, slot] of this.index) this.enqueue(key, this.valAt[slot]!, 'cleared');
+    if (this.removals.heard) {
+      for (const [key, slot] of this.index) this.removals.enqueue(key, this.valAt[slot]!, 'cleared');
     }
     this.index.clear();
     this.keyAt.fill(undefined);
@@ -564,17 +557,10 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    */
   _tap(fn: (key: K, value: V, cause: RemovalCause) => void): () => void {
     if (typeof fn !== 'function') throw new TypeError(`cortado: a removal tap must be a function, got ${describe(fn)}`);
-    (this.taps ??= []).push(fn);
-    this.listened = true;
+    const untap = this.removals.tap(fn);
     this.plain = false;
     return () => {
-      const taps = this.taps;
-      if (taps === null) return;
-      const i = taps.indexOf(fn);
-      if (i < 0) return;
-      taps.splice(i, 1);
-      if (taps.length === 0) this.taps = null;
-      this.listened = this.listener !== undefined || this.taps !== null;
+      untap();
       this.plain = this.isPlain();
     };
   }
@@ -927,7 +913,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this.refreshAfter > 0) this.writtenAt[slot] = now;
     this.policy.onUpdate(slot, oldCost);
     this.updates++;
-    if (old !== value) this.enqueue(key, old, 'replaced');
+    if (old !== value) this.removals.enqueue(key, old, 'replaced');
     if (this.totalWeight > this._maxWeight) this.shrinkToBounds();
     this.deliver();
     return this.index.get(key) === slot;
@@ -935,7 +921,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   private refuse(key: K, value: V): false {
     this.rejections++;
-    this.enqueue(key, value, 'rejected');
+    this.removals.enqueue(key, value, 'rejected');
     this.deliver();
     return false;
   }
@@ -968,7 +954,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this.freeTop === this.free.length) this.free = growInt32(this.free, this.free.length * 2);
     this.free[this.freeTop++] = slot;
     if (cause === 'expired') this.expirations++;
-    this.enqueue(key, value, cause);
+    this.removals.enqueue(key, value, cause);
   }
 
   /** Timer-wheel callback (bound once; the wheel has already unscheduled the slot). */
@@ -1039,79 +1025,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.wheel!.schedule(slot, deadline + this.retain);
   }
 
-  private enqueue(key: K, value: V, cause: RemovalCause): void {
-    if (!this.listened && !removeChannel.hasSubscribers) return;
-    // A Map key -0 is the key 0 (SameValueZero); report it as the Map would.
-    if ((key as unknown) === 0) key = 0 as K;
-    const i = this.evCount++;
-    this.evKeys[i] = key;
-    this.evVals[i] = value;
-    this.evCauses[i] = cause;
-  }
-
-  /**
-   * Deliver queued removal events. Runs once the cache is consistent; a listener may call
-   * back into the cache, and the events that call causes are delivered by this same loop.
-   * A listener that throws does not stop delivery of the others: the first error is
-   * rethrown after the queue is drained (the operation itself has taken effect).
-   */
+  /** Deliver queued removal events now that the cache is consistent (removals.ts). */
   private deliver(): void {
-    if (this.evCount === 0 || this.delivering) return;
-    const listener = this.listener;
-    const taps = this.taps;
-    const publish = removeChannel.hasSubscribers;
-    this.delivering = true;
-    let failed = false;
-    let error: unknown;
-    try {
-      for (let i = 0; i < this.evCount; i++) {
-        const key = this.evKeys[i] as K;
-        const value = this.evVals[i] as V;
-        this.evKeys[i] = undefined;
-        this.evVals[i] = undefined;
-        const cause = this.evCauses[i]!;
-        if (publish) {
-          try {
-            removeChannel.publish({ cache: this, key, value, cause });
-          } catch (e) {
-            if (!failed) {
-              failed = true;
-              error = e;
-            }
-          }
-        }
-        if (taps !== null) {
-          // Internal listeners first: a tier hears an eviction even when the user's throws.
-          for (let t = 0; t < taps.length; t++) {
-            try {
-              taps[t]!(key, value, cause);
-            } catch (e) {
-              if (!failed) {
-                failed = true;
-                error = e;
-              }
-            }
-          }
-        }
-        if (listener === undefined) continue;
-        try {
-          listener(key, value, cause);
-        } catch (e) {
-          if (!failed) {
-            failed = true;
-            error = e;
-          }
-        }
-      }
-    } finally {
-      this.evCount = 0;
-      this.delivering = false;
-    }
-    if (!failed) return;
-    if (this.quiet === 0) throw error;
-    process.nextTick(() => {
-      throw error;
-    });
+    this.removals.deliver(this.quiet !== 0);
   }
 
   /**
@@ -1157,7 +1073,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
         if (finite !== wheel.isScheduled(s)) throw new Error(`expiry: slot ${s} deadline ${this.expiresAt[s]} but scheduled=${wheel.isScheduled(s)}`);
       }
     }
-    if (this.evCount !== 0 && !this.delivering) throw new Error(`events: ${this.evCount} undelivered`);
+    this.removals.validate();
     if (this.loads !== null) this.loads.validate();
   }
 }
