@@ -347,40 +347,33 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   private setGeneral(key: K, value: V, options: SetOptions | undefined): boolean {
     if (this.calling !== 0) throw this.reentered('set');
-    let ttl = this.defaultTtl;
-    let weight = -1;
-    if (options !== undefined) {
-      const given = this.readSetOptions(options);
-      if (given.ttl !== undefined) ttl = given.ttl;
-      if (given.weight !== undefined) weight = given.weight;
-    }
-    if (value === undefined) {
-      this.delete(key);
-      return false;
-    }
-    return this.write(key, value, weight, ttl, false);
+    return this.write(key, value, options, false);
   }
 
   /** Like set(), but only when `key` is present (and not expired); returns false otherwise. */
   setIfPresent(key: K, value: V, options?: SetOptions): boolean {
     if (this.calling !== 0) throw this.reentered('setIfPresent');
-    let ttl = this.defaultTtl;
-    let weight = -1;
-    if (options !== undefined) {
-      const given = this.readSetOptions(options);
-      if (given.ttl !== undefined) ttl = given.ttl;
-      if (given.weight !== undefined) weight = given.weight;
-    }
-    return this.write(key, value, weight, ttl, true);
+    return this.write(key, value, options, true);
   }
 
   /**
-   * The body of set() and setIfPresent(). Every user callback (shouldUpdate, the weigher, the
-   * clock) runs first, while nothing has changed: a callback that throws leaves the cache as
-   * it was, and one that tries to write is refused (ReentrancyError). Only then does the
-   * write touch the store.
+   * The body of set() and setIfPresent(). Per-call options are checked first, then every user
+   * callback (shouldUpdate, the weigher, the clock) runs while nothing has changed: a callback
+   * that throws leaves the cache as it was, and one that tries to write is refused
+   * (ReentrancyError). Only then does the write touch the store.
    */
-  private write(key: K, value: V, given: number, ttl: number, onlyIfPresent: boolean): boolean {
+  private write(key: K, value: V, options: SetOptions | undefined, onlyIfPresent: boolean): boolean {
+    let ttl = this.defaultTtl;
+    let given = -1;
+    if (options !== undefined) {
+      const o = this.readSetOptions(options);
+      if (o.ttl !== undefined) ttl = o.ttl;
+      if (o.weight !== undefined) given = o.weight;
+    }
+    if (value === undefined && !onlyIfPresent) {
+      this.delete(key);
+      return false;
+    }
     const slot = this.index.get(key);
     const live = slot !== undefined && !this.isExpired(slot);
     if (onlyIfPresent) {
@@ -716,13 +709,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       weights[i] = this._weighted ? this.weigh(e.key, e.value, e.weight ?? -1) : 1;
     }
     let stored = 0;
-    let anyTtl = false;
-    for (let i = 0; i < n; i++) if (ttls[i]! > 0) anyTtl = true;
-    if (anyTtl && !this.expiring) this.enableExpiry();
     for (let i = 0; i < n; i++) {
       const e = dump.entries[i]!;
-      const given = this._weighted ? weights[i]! : -1;
-      if (this.write(e.key, e.value, given, ttls[i]!, false)) stored++;
+      const o: SetOptions = { ttl: ttls[i]! };
+      if (this._weighted) o.weight = weights[i]!;
+      if (this.write(e.key, e.value, o, false)) stored++;
     }
     return stored;
   }
@@ -730,6 +721,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   // =====================================================================================
   // Internals
   // =====================================================================================
+
+  /** @internal The loading layer checks fetch()'s ttl and weight with this. */
+  _readSetOptions(o: SetOptions): { ttl: number | undefined; weight: number | undefined } {
+    return this.readSetOptions(o);
+  }
 
   /** Validate per-call options before anything changes. */
   private readSetOptions(o: SetOptions): { ttl: number | undefined; weight: number | undefined } {

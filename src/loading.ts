@@ -39,7 +39,6 @@ import {
   checkDuration,
   checkFunction,
   checkTimerDuration,
-  checkWeight,
   describe,
   MAX_EXACT,
 } from './options.js';
@@ -111,7 +110,8 @@ export function readLoadOptions<K, V>(o: CacheOptions<K, V>): LoadConfig<K, V> |
  * Implemented by Cache as internal members.
  */
 export interface LoadHost<K, V> {
-  readonly _weighted: boolean;
+  /** Check per-call ttl and weight exactly as set() does (throws TypeError/RangeError naming them). */
+  _readSetOptions(o: SetOptions): { ttl: number | undefined; weight: number | undefined };
   /** True when a value needs a weight given by the caller (maxWeight and no weigher). */
   readonly _needsWeight: boolean;
   _now(): number;
@@ -284,14 +284,10 @@ export class Loads<K, V> {
       checkFunction('loader', options.loader);
       if (options.loader !== undefined) loader = options.loader;
       signal = checkSignal('fetch()', options.signal);
-      ttl = this.readTtl(options.ttl);
-      if (options.weight !== undefined) {
-        checkWeight('weight', options.weight);
-        if (!this.host._weighted) {
-          throw new TypeError('cortado: weight was given but the cache has neither maxWeight nor weigher, so weights would be ignored');
-        }
-        weight = options.weight;
-      }
+      // The same checks as set()'s options: the load's result is stored with them.
+      const given = this.host._readSetOptions({ ttl: options.ttl, weight: options.weight });
+      ttl = given.ttl;
+      weight = given.weight;
       force = checkBoolean('forceRefresh', options.forceRefresh);
     }
     if (loader === undefined) {
@@ -354,7 +350,7 @@ export class Loads<K, V> {
       else if (options.loader !== undefined) loadAll = undefined;
       if (options.loader !== undefined) loader = options.loader;
       signal = checkSignal('fetchAll()', options.signal);
-      ttl = this.readTtl(options.ttl);
+      ttl = this.host._readSetOptions({ ttl: options.ttl }).ttl;
       force = checkBoolean('forceRefresh', options.forceRefresh);
     }
     if (loadAll === undefined && loader === undefined) {
@@ -484,11 +480,6 @@ export class Loads<K, V> {
   // Internals
   // ===================================================================================
 
-  private readTtl(ttl: unknown): number | undefined {
-    if (ttl === undefined) return undefined;
-    checkDuration('ttl', ttl);
-    return ttl as number;
-  }
 
   /**
    * Look `key` up for a fetch, count the hit or miss, and say what to do. Sets `found` to the
