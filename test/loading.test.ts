@@ -4,12 +4,13 @@
  * hand-resolved promises (deferreds) for loads, node:test's mock timers for loadTimeout.
  * Nothing sleeps.
  */
-import { describe, test } from 'node:test';
+import { afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AbortError, Cache, type CacheOptions, type CacheSettings, LoaderMissingError, type LoadContext, MissingKeyError, type RemovalCause, TimeoutError } from 'cortado';
 import { validate } from 'cortado/internal';
+import { POLICY_NAMES } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------
 // scaffolding
@@ -80,13 +81,38 @@ function setup<V = string>(options: Partial<CacheSettings<string, V>> = {}) {
   const removals: [string, V, RemovalCause][] = [];
   const cache = new Cache<string, V>({
     maxEntries: 100,
+    policy: currentPolicy as 'lru',
     clock: () => clock.now,
     loader: src.loader,
     onRemove: (k, v, c) => removals.push([k, v, c]),
     ...options,
   } as CacheOptions<string, V>);
+  created.push(cache as Cache<unknown, unknown>);
   return { cache, clock, src, removals };
 }
+
+/** The policy the suite is running under, and the caches setup() made for the current test. */
+let currentPolicy = 'wtinylfu';
+const created: Cache<unknown, unknown>[] = [];
+
+// The whole suite runs once per policy, with the invariant walk over every cache a test made.
+for (const policy of POLICY_NAMES) {
+  describe(`loading (${policy})`, () => {
+    before(() => {
+      currentPolicy = policy;
+    });
+    beforeEach(() => {
+      created.length = 0;
+    });
+    afterEach(() => {
+      for (const c of created) validate(c);
+      created.length = 0;
+    });
+    suite();
+  });
+}
+
+function suite(): void {
 
 // ---------------------------------------------------------------------------------------
 // single flight
@@ -876,3 +902,4 @@ describe('fetch options', () => {
     assert.equal(cache.get('a'), undefined);
   });
 });
+}
