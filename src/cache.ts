@@ -38,7 +38,8 @@ import {
   isPolicyName,
 } from './options.js';
 import { POLICY_FACTORIES, POLICY_NAMES } from './policies/index.js';
-import { type Policy, type PolicyHost, NO_SLOT, REJECT, growFloat64, growInt32 } from './policies/policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, REJECT } from './policies/policy.js';
+import { growFloat64, growInt32 } from './internal/typed-arrays.js';
 import { TimerWheel } from './internal/timer-wheel.js';
 import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';

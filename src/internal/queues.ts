@@ -8,7 +8,7 @@
  * Orientation: the head is the newest (most recently inserted or promoted) slot, the tail
  * the oldest; `older(s)` walks from head to tail, `newer(s)` from tail to head.
  */
-import { growInt32 } from '../policies/policy.js';
+import { growInt32 } from './typed-arrays.js';
 
 export const NIL = -1;
 

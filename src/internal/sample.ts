@@ -7,7 +7,7 @@
  * slot's index there (-1 when untracked). Removal swaps the last element into the hole:
  * O(1) add, remove and uniform sampling, 8 bytes per slot, no allocation.
  */
-import { growInt32 } from '../policies/policy.js';
+import { growInt32 } from './typed-arrays.js';
 import { mix32 } from './hash.js';
 
 export class DenseSlots {

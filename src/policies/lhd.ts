@@ -32,7 +32,8 @@
  * Hit cost: "bit"-like (no reordering): a histogram increment and three per-slot stores.
  */
 import { DenseSlots, XorShift32 } from '../internal/sample.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growFloat64, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
+import { growFloat64, growUint8 } from '../internal/typed-arrays.js';
 
 /** Age buckets per class; ages beyond the last bucket are "overflow", evicted first. */
 const MAX_AGE = 1024;

@@ -98,26 +98,6 @@ export interface Policy {
 /** Builds a policy over a host with `slots` initial slot capacity. */
 export type PolicyFactory = (host: PolicyHost, slots: number) => Policy;
 
-/** Grow a typed array to `n` elements, keeping its contents. */
-export function growInt32(a: Int32Array, n: number, fill = 0): Int32Array {
-  const b = new Int32Array(n);
-  b.set(a);
-  if (fill !== 0) b.fill(fill, a.length);
-  return b;
-}
-
-export function growUint8(a: Uint8Array, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  b.set(a);
-  return b;
-}
-
-export function growFloat64(a: Float64Array, n: number): Float64Array {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
-}
-
 /** Throw an invariant failure naming the policy. */
 export function broken(policy: string, what: string): never {
   throw new Error(`${policy} invariant broken: ${what}`);

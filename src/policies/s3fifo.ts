@@ -27,7 +27,8 @@
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { Ghost } from '../internal/ghost.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
+import { growUint8 } from '../internal/typed-arrays.js';
 
 const SMALL = 0;
 const MAIN = 1;

@@ -12,7 +12,8 @@
  * after an eviction the hand rests on the victim's newer neighbour.
  */
 import { SingleQueue, NIL } from '../internal/queues.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
+import { growUint8 } from '../internal/typed-arrays.js';
 
 
 export class SievePolicy implements Policy {

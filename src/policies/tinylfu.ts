@@ -27,7 +27,8 @@
  */
 import { FrequencySketch, Doorkeeper } from '../internal/sketch.js';
 import { DenseSlots, XorShift32 } from '../internal/sample.js';
-import { type Policy, type PolicyHost, NO_SLOT, REJECT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, REJECT, broken } from './policy.js';
+import { growUint8 } from '../internal/typed-arrays.js';
 
 /** Residents sampled per victim choice (Ristretto's lfuSample: 5). */
 const SAMPLE = 5;

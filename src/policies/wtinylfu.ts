@@ -71,7 +71,8 @@ import { Queues, NIL } from '../internal/queues.js';
 import { FrequencySketch } from '../internal/sketch.js';
 import { XorShift32 } from '../internal/sample.js';
 import { GhostRing } from '../internal/ghost-ring.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
+import { growUint8 } from '../internal/typed-arrays.js';
 
 const WINDOW = 0;
 const PROBATION = 1;
