@@ -38,8 +38,9 @@ import {
   describe,
   isPolicyName,
 } from './options.js';
-import { POLICY_FACTORIES, POLICY_NAMES } from './policies/index.js';
-import { type Policy, type PolicyHost, NO_SLOT, REJECT, growFloat64, growInt32 } from './policies/policy.js';
+import { POLICY_NAMES, createPolicy } from './policies/index.js';
+import { type Policy, type PolicyHost, NO_SLOT, REJECT } from './policies/policy.js';
+import { GrowableArrays, growFloat64, growInt32 } from './internal/typed-arrays.js';
 import { TimerWheel } from './internal/timer-wheel.js';
 import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';
@@ -75,12 +76,14 @@ const FREE_LIST_INITIAL = 16;
 
 const defaultClock = (): number => performance.now();
 
-/** The bound a weight or a weight bound must stay within for sums to remain exact. */
-const MAX_EXACT = Number.MAX_SAFE_INTEGER;
-
-/** The view of the store that a policy gets. */
-class Host implements PolicyHost {
-  constructor(private readonly c: Cache<unknown, unknown>) {}
+/**
+ * The view of the store that a policy gets: capacity, costs and hashes read from the cache,
+ * and the policy's per-slot arrays, on the heap, regrown when the policy asks in its grow().
+ */
+class Host extends GrowableArrays implements PolicyHost {
+  constructor(private readonly c: Cache<unknown, unknown>) {
+    super();
+  }
   get capacity(): number {
     return this.c._byWeight ? this.c._maxWeight : this.c._maxEntries;
   }
@@ -226,7 +229,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.free = new Int32Array(FREE_LIST_INITIAL);
     this._weights = new Float64Array(this._weighted ? this.slots : 0);
     this.policyName = policy;
-    this.policy = POLICY_FACTORIES[policy]!(new Host(this as Cache<unknown, unknown>), this.slots);
+    this.policy = createPolicy(policy, new Host(this as Cache<unknown, unknown>), this.slots);
     this.needsHash = this.policy.needsHash;
     this._storeHash = this.needsHash && this.policy.hashOnDemand !== true;
     this._hashes = new Int32Array(this._storeHash ? this.slots : 0);

@@ -1,10 +1,11 @@
 /** Public option and result types, and eager validation that names the faulty option. */
+import { POLICY_NAMES, type PolicyName } from './policies/index.js';
 
 /** Why an entry left the cache (or never entered it). */
 export type RemovalCause = 'evicted' | 'expired' | 'replaced' | 'deleted' | 'cleared' | 'rejected';
 
-/** Names accepted by the `policy` option. */
-export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'wtinylfu' | 'tinylfu' | 'lhd';
+/** Names accepted by the `policy` option: those of the policy registry (policies/index.ts). */
+export type { PolicyName };
 
 /**
  * The options of a Cache. At least one bound is required, and the type says so: a cache
@@ -204,9 +205,8 @@ export interface CacheStats {
   totalLoadTime: number;
 }
 
-const POLICIES: readonly string[] = ['lru', 'sieve', 's3fifo', 'wtinylfu', 'tinylfu', 'lhd'];
-
-export function isPolicyName(p: unknown, known: readonly string[] = POLICIES): p is PolicyName {
+/** True when `p` names a registered policy (or one of `known`). */
+export function isPolicyName(p: unknown, known: readonly string[] = POLICY_NAMES): p is PolicyName {
   return typeof p === 'string' && known.includes(p);
 }
 

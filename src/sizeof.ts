@@ -23,6 +23,7 @@
  * backing stores, addon allocations). A value that shares structure with another entry is
  * counted in full for each.
  */
+import { REGISTRY } from './policies/index.js';
 
 /** Bytes of an object header: map, properties, elements pointers (JSObject). */
 const OBJECT_HEADER = 24;
@@ -250,22 +251,12 @@ function arraySize(a: unknown[], depth: number, seen: Set<object>): number {
 }
 
 /**
- * Bytes cortado itself retains per entry, by policy, beyond the key and value: the index Map
- * entry, the slot arrays (key, value, weight, hash, free list) and the policy's metadata
- * (links, counters, ghost or sketch), at steady state in a cache bounded by bytes. Measured by
- * `node --expose-gc bench/bytes-bound.mjs --overhead` (docs/memory.md); the store's arrays
- * and Map grow by doubling, so the true figure swings by about a third around these.
+ * Bytes cortado itself retains per entry, by policy, beyond the key and value: each policy's
+ * `entryOverhead` in the registry (policies/index.ts), where the measurement is described.
  */
-export const ENTRY_OVERHEAD: Readonly<Record<string, number>> = {
-  lru: 126,
-  sieve: 127,
-  s3fifo: 137,
-  wtinylfu: 157,
-  tinylfu: 148,
-  lhd: 144,
-};
-/** Overhead assumed for a policy not measured yet (the largest above). */
-export const DEFAULT_ENTRY_OVERHEAD = 157;
+export const ENTRY_OVERHEAD: Readonly<Record<string, number>> = Object.fromEntries(REGISTRY.map((d) => [d.name, d.entryOverhead]));
+/** Overhead assumed for a name the registry does not know (the largest of the registry's). */
+export const DEFAULT_ENTRY_OVERHEAD = Math.max(...REGISTRY.map((d) => d.entryOverhead));
 
 /** The weigher behind `maxBytes`: bytes of key and value (or the user's weigher) plus overhead. */
 export function byteWeigher<K, V>(weigher: ((value: V, key: K) => number) | undefined, policy: string): (value: V, key: K) => number {

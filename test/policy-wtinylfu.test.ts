@@ -1,4 +1,4 @@
-/** W-TinyLFU ('wtinylfu'): hand-worked admission duels, the hill climber, weights. */
+/** W-TinyLFU ('wtinylfu'): hand-worked admission duels, the ghost-driven adaptive window, weights. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cache } from 'cortado';
@@ -59,7 +59,7 @@ test('wtinylfu: a scan does not flush frequently used entries', () => {
 
 /**
  * Replay `keys` through a cache (get, set on miss); returns the hit ratio over the second
- * half of the trace, once the climber has had time to adapt.
+ * half of the trace, once the window has had time to adapt.
  */
 function replay(policy: 'wtinylfu' | 'lru', size: number, keys: Int32Array, after?: (c: Cache<number, number>) => void): number {
   const c = new Cache<number, number>({ maxEntries: size, policy, seed: 3 });
@@ -75,7 +75,7 @@ function replay(policy: 'wtinylfu' | 'lru', size: number, keys: Int32Array, afte
   return hits / (keys.length - half);
 }
 
-test('wtinylfu: on a recency-friendly workload the climber grows the window toward LRU', () => {
+test('wtinylfu: on a recency-friendly workload the ghosts grow the window toward LRU', () => {
   // Each key is used a few times within a short span, then never again: LRU's best case,
   // where frequency from the past predicts nothing.
   const keys = new Int32Array(60_000);
@@ -87,7 +87,7 @@ test('wtinylfu: on a recency-friendly workload the climber grows the window towa
   let window = 0;
   const ours = replay('wtinylfu', 200, keys, (c) => (window = limits(c).windowMax));
   const lru = replay('lru', 200, keys);
-  // It takes the climber ~100x the capacity in requests to get there (see the report).
+  // Misses on recent candidates (the candidate ghost) grow the window step by step.
   assert.ok(window > 100, `window stayed at ${window} of 200`);
   assert.ok(ours > lru - 0.02, `wtinylfu ${ours.toFixed(3)} vs lru ${lru.toFixed(3)}`);
 });

@@ -7,8 +7,13 @@
  *
  * Orientation: the head is the newest (most recently inserted or promoted) slot, the tail
  * the oldest; `older(s)` walks from head to tail, `newer(s)` from tail to head.
+ *
+ * Memory comes from the store (a {@link SlotAllocator}, see typed-arrays.ts), under names
+ * that start with the `name` given: `<name>.link` and `<name>.owner` per slot, and for
+ * {@link Queues} the per-queue ends and totals as `<name>.head`, `.tail`, `.length` and
+ * `.cost`, a small header that a shared store can place beside the links.
  */
-import { growInt32 } from '../policies/policy.js';
+import type { SlotAllocator } from './typed-arrays.js';
 
 export const NIL = -1;
 
@@ -34,14 +39,19 @@ export class Queues {
   /** Sum of the costs of the slots in each queue. */
   readonly cost: Float64Array;
 
-  constructor(queues: number, slots: number, trackOwner = true) {
+  private readonly alloc: SlotAllocator;
+  private readonly name: string;
+
+  constructor(alloc: SlotAllocator, name: string, queues: number, slots: number, trackOwner = true) {
+    this.alloc = alloc;
+    this.name = name;
     this.trackOwner = trackOwner;
-    this.link = new Int32Array(2 * slots).fill(NIL);
-    this.owner = new Int8Array(trackOwner ? slots : 0).fill(-1);
-    this.head = new Int32Array(queues).fill(NIL);
-    this.tail = new Int32Array(queues).fill(NIL);
-    this.length = new Float64Array(queues);
-    this.cost = new Float64Array(queues);
+    this.link = alloc.i32(`${name}.link`, 2 * slots, NIL);
+    this.owner = alloc.i8(`${name}.owner`, trackOwner ? slots : 0, -1);
+    this.head = alloc.i32(`${name}.head`, queues, NIL);
+    this.tail = alloc.i32(`${name}.tail`, queues, NIL);
+    this.length = alloc.f64(`${name}.length`, queues);
+    this.cost = alloc.f64(`${name}.cost`, queues);
   }
 
   /** Slots the link array has room for. */
@@ -50,11 +60,9 @@ export class Queues {
   }
 
   grow(slots: number): void {
-    this.link = growInt32(this.link, 2 * slots, NIL);
+    this.link = this.alloc.i32(`${this.name}.link`, 2 * slots, NIL);
     if (!this.trackOwner) return;
-    const owner = new Int8Array(slots).fill(-1);
-    owner.set(this.owner);
-    this.owner = owner;
+    this.owner = this.alloc.i8(`${this.name}.owner`, slots, -1);
   }
 
   /** The slot after `s` towards the tail (older), or NIL. */
@@ -156,7 +164,9 @@ export class Queues {
  * One queue, for the policies that keep a single one (LRU, SIEVE): the same interleaved link
  * layout as {@link Queues}, but its ends and totals are plain fields instead of per-queue
  * typed arrays. A write to a full cache reads and updates them four to six times; as fields
- * that measured about 15% faster on SIEVE's write path (docs/perf-notes.md).
+ * that measured about 15% faster on SIEVE's write path (docs/perf-notes.md). They are four
+ * plain numbers, so a store in shared memory would keep them in a four-word header instead
+ * (and pay that 15%); only the links come from the allocator here.
  */
 export class SingleQueue {
   /** `link[2s]`: the older neighbour of `s`; `link[2s + 1]`: the newer one (NIL at the ends). */
@@ -167,8 +177,13 @@ export class SingleQueue {
   /** Sum of the costs of the queued slots. */
   cost = 0;
 
-  constructor(slots: number) {
-    this.link = new Int32Array(2 * slots).fill(NIL);
+  private readonly alloc: SlotAllocator;
+  private readonly name: string;
+
+  constructor(alloc: SlotAllocator, name: string, slots: number) {
+    this.alloc = alloc;
+    this.name = name;
+    this.link = alloc.i32(`${name}.link`, 2 * slots, NIL);
   }
 
   /** Slots the link array has room for. */
@@ -177,7 +192,7 @@ export class SingleQueue {
   }
 
   grow(slots: number): void {
-    this.link = growInt32(this.link, 2 * slots, NIL);
+    this.link = this.alloc.i32(`${this.name}.link`, 2 * slots, NIL);
   }
 
   /** The slot after `s` towards the head (newer), or NIL. */

@@ -5,9 +5,10 @@
  *
  * `dense[0..size)` lists the tracked slots in no particular order and `pos[slot]` is the
  * slot's index there (-1 when untracked). Removal swaps the last element into the hole:
- * O(1) add, remove and uniform sampling, 8 bytes per slot, no allocation.
+ * O(1) add, remove and uniform sampling, 8 bytes per slot, no allocation. Both arrays come
+ * from the store's allocator (`<name>.dense`, `<name>.pos`); `size` is the one scalar.
  */
-import { growInt32 } from '../policies/policy.js';
+import type { SlotAllocator } from './typed-arrays.js';
 import { mix32 } from './hash.js';
 
 export class DenseSlots {
@@ -15,14 +16,19 @@ export class DenseSlots {
   pos: Int32Array;
   size = 0;
 
-  constructor(slots: number) {
-    this.dense = new Int32Array(slots);
-    this.pos = new Int32Array(slots).fill(-1);
+  private readonly alloc: SlotAllocator;
+  private readonly name: string;
+
+  constructor(alloc: SlotAllocator, name: string, slots: number) {
+    this.alloc = alloc;
+    this.name = name;
+    this.dense = alloc.i32(`${name}.dense`, slots);
+    this.pos = alloc.i32(`${name}.pos`, slots, -1);
   }
 
   grow(slots: number): void {
-    this.dense = growInt32(this.dense, slots);
-    this.pos = growInt32(this.pos, slots, -1);
+    this.dense = this.alloc.i32(`${this.name}.dense`, slots);
+    this.pos = this.alloc.i32(`${this.name}.pos`, slots, -1);
   }
 
   has(slot: number): boolean {

@@ -117,9 +117,11 @@ export class FrequencySketch {
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
     const t = this.table;
-    // Unrolled and branch-free (hot: runs on every hit and miss). inc_i is 1 unless counter i
-    // is saturated; its word gains inc_i << shift_i. Every value stays an int32 (an Int32Array
-    // word plus at most 1 << 28 wraps with `| 0`), so no step goes through a float.
+    // Unrolled and branch-free: it runs on every miss and update (hits of resident keys are
+    // counted per slot and reach the sketch when the key leaves, see frequency.ts). inc_i is
+    // 1 unless counter i is saturated; its word gains inc_i << shift_i. Every value stays an
+    // int32 (an Int32Array word plus at most 1 << 28 wraps with `| 0`), so no step goes
+    // through a float.
     const s0 = (g & 7) << 2;
     const s1 = ((g >>> 8) & 7) << 2;
     const s2 = ((g >>> 16) & 7) << 2;

@@ -14,7 +14,7 @@
  * entries are eventually removed (and their removal events fired) without anyone reading them.
  */
 import { NIL } from './queues.js';
-import { growFloat64, growInt32 } from '../policies/policy.js';
+import { growFloat64, growInt32 } from './typed-arrays.js';
 
 /** Bucket widths in ms: ~1 s, ~65 s, ~70 min, ~18.6 h, ~12.4 days (powers of two). */
 const SPANS = [2 ** 10, 2 ** 16, 2 ** 22, 2 ** 26, 2 ** 30] as const;

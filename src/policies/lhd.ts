@@ -29,10 +29,11 @@
  * Until the first reconfiguration the densities are GDSF-like, (class + 1) / (age + 1), as in
  * the paper's code.
  *
- * Hit cost: "bit"-like (no reordering): a histogram increment and three per-slot stores.
+ * Hit cost: 'fields' (no reordering, but more than one store): a histogram increment and
+ * three per-slot stores.
  */
 import { DenseSlots, XorShift32 } from '../internal/sample.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growFloat64, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
 /** Age buckets per class; ages beyond the last bucket are "overflow", evicted first. */
 const MAX_AGE = 1024;
@@ -53,7 +54,7 @@ const NEVER = MAX_AGE;
 
 export class LhdPolicy implements Policy {
   readonly name = 'lhd';
-  readonly hitCost = 'bit' as const;
+  readonly hitCost = 'fields' as const;
   readonly needsHash = false;
   private readonly live: DenseSlots;
   private readonly rng: XorShift32;
@@ -77,11 +78,11 @@ export class LhdPolicy implements Policy {
   reconfigurations = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.live = new DenseSlots(slots);
+    this.live = new DenseSlots(host, 'lhd.live', slots);
     this.rng = new XorShift32(host.seed ^ 0x1b873593);
-    this.stamp = new Float64Array(slots);
-    this.lastHitAge = new Uint16Array(slots);
-    this.cls = new Uint8Array(slots);
+    this.stamp = host.f64('lhd.stamp', slots);
+    this.lastHitAge = host.u16('lhd.lastHitAge', slots);
+    this.cls = host.u8('lhd.class', slots);
     this.initDensities();
     this.setCoarsening(Math.min(slots, host.capacity));
     this.resize();
@@ -102,11 +103,9 @@ export class LhdPolicy implements Policy {
 
   grow(slots: number): void {
     this.live.grow(slots);
-    this.stamp = growFloat64(this.stamp, slots);
-    const lastHitAge = new Uint16Array(slots);
-    lastHitAge.set(this.lastHitAge);
-    this.lastHitAge = lastHitAge;
-    this.cls = growUint8(this.cls, slots);
+    this.stamp = this.host.f64('lhd.stamp', slots);
+    this.lastHitAge = this.host.u16('lhd.lastHitAge', slots);
+    this.cls = this.host.u8('lhd.class', slots);
     // The cache grows its slots as it fills: until the first reconfiguration, scale ages to
     // the number of slots, or the young cache would see every entry as overflow.
     if (this.reconfigurations === 0) this.setCoarsening(Math.min(slots, this.host.capacity));

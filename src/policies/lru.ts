@@ -16,7 +16,7 @@ export class LruPolicy implements Policy {
   private readonly q: SingleQueue;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new SingleQueue(slots);
+    this.q = new SingleQueue(host, 'lru', slots);
   }
 
   grow(slots: number): void {

@@ -27,7 +27,7 @@
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { Ghost } from '../internal/ghost.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
 const SMALL = 0;
 const MAIN = 1;
@@ -62,15 +62,15 @@ export class S3FifoPolicy implements Policy {
   private ghostHit = false;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(2, slots, false);
-    this.freq = new Uint8Array(slots);
+    this.q = new Queues(host, 's3fifo', 2, slots, false);
+    this.freq = host.u8('s3fifo.freq', slots);
     this.ghost = new Ghost(0, GHOST_RATIO * slots);
     this.resize();
   }
 
   grow(slots: number): void {
     this.q.grow(slots);
-    this.freq = growUint8(this.freq, slots);
+    this.freq = this.host.u8('s3fifo.freq', slots);
     // The ghost holds about as many records as the cache holds entries (90% of it in cost).
     this.ghost.reserve(GHOST_RATIO * slots);
   }

@@ -12,7 +12,7 @@
  * after an eviction the hand rests on the victim's newer neighbour.
  */
 import { SingleQueue, NIL } from '../internal/queues.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
 
 export class SievePolicy implements Policy {
@@ -25,13 +25,13 @@ export class SievePolicy implements Policy {
   private hand = NIL;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new SingleQueue(slots);
-    this.visited = new Uint8Array(slots);
+    this.q = new SingleQueue(host, 'sieve', slots);
+    this.visited = host.u8('sieve.visited', slots);
   }
 
   grow(slots: number): void {
     this.q.grow(slots);
-    this.visited = growUint8(this.visited, slots);
+    this.visited = this.host.u8('sieve.visited', slots);
   }
   resize(): void {}
   recordMiss(_hash: number): void {}

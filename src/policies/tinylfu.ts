@@ -24,32 +24,28 @@
  * The plan of victims is built on the first evictFor call for a newcomer and handed out one
  * victim per call; planned victims are taken out of the dense array at once (so a refill
  * cannot pick them twice) and put back if the plan is abandoned.
+ *
+ * The sketch, doorkeeper and per-slot counts, their sizing, aging and release, are the
+ * frequency component shared with W-TinyLFU (internal/frequency.ts), with a doorkeeper and
+ * the count in a byte of its own.
  */
-import { FrequencySketch, Doorkeeper } from '../internal/sketch.js';
+import type { FrequencySketch, Doorkeeper } from '../internal/sketch.js';
+import { Frequency, MAX_HITS, RESET_RATIO } from '../internal/frequency.js';
 import { DenseSlots, XorShift32 } from '../internal/sample.js';
-import { type Policy, type PolicyHost, NO_SLOT, REJECT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, REJECT, broken } from './policy.js';
 
 /** Residents sampled per victim choice (Ristretto's lfuSample: 5). */
 const SAMPLE = 5;
-/** Sketch halving period in multiples of the capacity (Ristretto: 10x counters). */
-const RESET_RATIO = 10;
 /** Most victims one newcomer may displace before it is refused outright. */
 const MAX_VICTIMS = 64;
-/** Ceiling of a slot's own hit count (the sketch's 4-bit counters saturate there too). */
-const MAX_HITS = 15;
-/** Ceiling of an estimate: a saturated sketch count plus the doorkeeper's one. */
-const MAX_ESTIMATE = 16;
-
-/** Halve every per-slot hit count (aging, with the sketch). */
-function halveCounts(a: Uint8Array): void {
-  for (let i = 0; i < a.length; i++) a[i] = a[i]! >>> 1;
-}
 
 export class TinyLfuPolicy implements Policy {
   readonly name = 'tinylfu';
   readonly hitCost = 'bit' as const;
   readonly needsHash = true;
   private readonly live: DenseSlots;
+  /** Sketch, doorkeeper and per-slot hit counts (internal/frequency.ts). */
+  private readonly freq: Frequency;
   readonly sketch: FrequencySketch;
   readonly door: Doorkeeper;
   private readonly rng: XorShift32;
@@ -64,86 +60,56 @@ export class TinyLfuPolicy implements Policy {
   private planPos = 0;
   /** Per-slot mark: 1 while the slot sits in `sample` (avoids duplicates). */
   private inSample: Uint8Array;
-  /** Per slot: hits not yet counted in the doorkeeper and the sketch (0..15; see the banner). */
-  private hits: Uint8Array;
-  /** The sketch's halving count when the doorkeeper and the hit counts last aged with it. */
-  private seenResets = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.capacity = host.capacity;
     const entries = Math.max(1, Math.min(slots, this.capacity));
-    this.sketch = new FrequencySketch(entries, host.seed, RESET_RATIO * entries);
-    this.door = new Doorkeeper(entries, host.seed);
-    this.live = new DenseSlots(slots);
-    this.inSample = new Uint8Array(slots);
-    this.hits = new Uint8Array(slots);
+    this.freq = new Frequency(host, {
+      name: 'tinylfu.hits',
+      slots,
+      tableEntries: entries,
+      resetPeriod: RESET_RATIO * entries,
+      seed: host.seed,
+      shift: 0,
+      doorkeeper: entries,
+    });
+    this.sketch = this.freq.sketch;
+    this.door = this.freq.door!;
+    this.live = new DenseSlots(host, 'tinylfu.live', slots);
+    this.inSample = host.u8('tinylfu.inSample', slots);
     this.rng = new XorShift32(host.seed ^ 0x7f4a7c15);
-  }
-
-  private sizeSketch(slots: number): void {
-    const entries = Math.max(1, Math.min(slots, this.capacity));
-    this.sketch.ensureCapacity(entries);
-    this.sketch.resetPeriod = Math.max(RESET_RATIO * entries, 16);
-    this.door.ensureCapacity(entries);
-    if (this.sketch.additions >= this.sketch.resetPeriod) {
-      this.sketch.halve();
-      this.checkAging();
-    }
   }
 
   grow(slots: number): void {
     this.live.grow(slots);
-    this.inSample = growUint8(this.inSample, slots);
-    this.hits = growUint8(this.hits, slots);
-    this.sizeSketch(slots);
+    this.inSample = this.host.u8('tinylfu.inSample', slots);
+    this.freq.grow(slots);
+    this.freq.size(slots, this.capacity);
   }
 
   resize(): void {
     this.capacity = this.host.capacity;
-    this.sizeSketch(this.live.pos.length);
-  }
-
-  /** Count one occurrence: first sightings go to the doorkeeper only. */
-  private count(hash: number): void {
-    if (this.door.add(hash)) {
-      this.sketch.increment(hash);
-      this.checkAging();
-    }
-  }
-
-  /** After the sketch halved (by itself, or from age()): clear the doorkeeper, halve the hit counts. */
-  private checkAging(): void {
-    if (this.sketch.resets !== this.seenResets) {
-      this.door.clear();
-      halveCounts(this.hits);
-      this.seenResets = this.sketch.resets;
-    }
+    this.freq.size(this.live.pos.length, this.capacity);
   }
 
   /** Estimated recent frequency: sketch count, plus one if the doorkeeper saw the key. */
   estimate(hash: number): number {
-    return this.sketch.frequency(hash) + (this.door.has(hash) ? 1 : 0);
+    return this.freq.estimate(hash);
   }
 
   /** Estimate of a resident: the key's estimate plus its slot's uncounted hits. */
   private residentEstimate(slot: number): number {
-    const f = this.estimate(this.host.hashOf(slot)) + this.hits[slot]!;
-    return f < MAX_ESTIMATE ? f : MAX_ESTIMATE;
+    return this.freq.residentEstimate(slot, this.host.hashOf(slot));
   }
 
   /** The key in `slot` leaves: its uncounted hits join the doorkeeper and the sketch. */
   private release(slot: number): void {
-    let n = this.hits[slot]!;
-    if (n === 0) return;
-    this.hits[slot] = 0;
-    const h = this.host.hashOf(slot);
-    if (!this.door.add(h)) n--; // a first sighting since the doorkeeper was cleared
-    if (n > 0) this.sketch.addCount(h, n);
+    this.freq.release(slot, this.host);
   }
 
   recordMiss(hash: number): void {
     this.abandonPlan();
-    this.count(hash);
+    this.freq.record(hash);
   }
 
   evictFor(hash: number, cost: number): number {
@@ -253,24 +219,16 @@ export class TinyLfuPolicy implements Policy {
     this.abandonPlan();
     this.live.add(slot);
     this.used += this.host.costOf(slot);
-    this.hits[slot] = 0;
+    this.freq.counts[slot] = 0;
   }
 
   onAccess(slot: number): void {
-    const c = this.hits[slot]!;
-    if (c < MAX_HITS) {
-      this.hits[slot] = c + 1;
-      const sketch = this.sketch;
-      if (++sketch.additions >= sketch.resetPeriod) {
-        sketch.halve();
-        this.checkAging();
-      }
-    }
+    this.freq.hit(slot);
   }
 
   onUpdate(slot: number, oldCost: number): void {
     this.used += this.host.costOf(slot) - oldCost;
-    this.count(this.host.hashOf(slot));
+    this.freq.record(this.host.hashOf(slot));
   }
 
   onRemove(slot: number): void {
@@ -286,10 +244,7 @@ export class TinyLfuPolicy implements Policy {
     this.clearSample();
     this.live.clear();
     this.used = 0;
-    this.sketch.clear();
-    this.door.clear();
-    this.hits.fill(0);
-    this.seenResets = this.sketch.resets;
+    this.freq.clear();
   }
 
   validate(live: (slot: number) => boolean, size: number): void {
@@ -301,11 +256,10 @@ export class TinyLfuPolicy implements Policy {
     for (const s of slots) {
       if (!live(s)) broken(this.name, `slot ${s} tracked but not live`);
       if (this.inSample[s] !== 0) broken(this.name, `slot ${s} still marked as sampled`);
-      if (this.hits[s]! > MAX_HITS) broken(this.name, `slot ${s} hit count ${this.hits[s]} > ${MAX_HITS}`);
+      if (this.freq.counts[s]! > MAX_HITS) broken(this.name, `slot ${s} hit count ${this.freq.counts[s]} > ${MAX_HITS}`);
       total += this.host.costOf(s);
     }
     if (Math.abs(total - this.used) > 1e-6 * Math.max(1, total)) broken(this.name, `used ${this.used} != sum of costs ${total}`);
-    if (this.seenResets !== this.sketch.resets) broken(this.name, 'the sketch halved without the doorkeeper and hit counts');
-    this.sketch.validate(this.name);
+    this.freq.validate(this.name);
   }
 }

@@ -65,13 +65,17 @@
  * halves both. The sketch, a megabyte at 100,000 entries, is thus read and written on misses
  * and duels only, and with the lazy moves above a hit costs less than an LRU hit. Hits of
  * resident keys are invisible to the keys that share their counters until they leave, which
- * if anything makes the count-min estimates of newcomers more accurate.
+ * if anything makes the count-min estimates of newcomers more accurate. The sketch and the
+ * counts, their sizing, aging and release, are the frequency component shared with TinyLFU
+ * (internal/frequency.ts), here with no doorkeeper and the count in the metadata byte's high
+ * nibble; the hit itself is inlined in onAccess, where the same store sets the reference mark.
  */
 import { Queues, NIL } from '../internal/queues.js';
-import { FrequencySketch } from '../internal/sketch.js';
+import type { FrequencySketch } from '../internal/sketch.js';
+import { Frequency, MAX_HITS, RESET_RATIO } from '../internal/frequency.js';
 import { XorShift32 } from '../internal/sample.js';
 import { GhostRing } from '../internal/ghost-ring.js';
-import { type Policy, type PolicyHost, NO_SLOT, broken, growUint8 } from './policy.js';
+import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
 const WINDOW = 0;
 const PROBATION = 1;
@@ -84,8 +88,6 @@ const VICTIMS = 1;
 const INITIAL_WINDOW = 0.01;
 /** Share of the main space kept for protected entries (Caffeine and [1]: 80%). */
 const PROTECTED_RATIO = 0.8;
-/** Sketch halving period, in multiples of the capacity (Caffeine and [1]: 10). */
-const RESET_RATIO = 10;
 /**
  * Fingerprints each ghost list remembers, as a share of the capacity in entries. Swept over
  * 0.1-1.0 on the shared traces: every value stays within 1 point of LRU, but long ghosts
@@ -104,8 +106,6 @@ const MIN_MAIN = 0.01;
 const ADMIT_WARM = 6;
 /** Random admission of a warm loser happens when `rand & ADMIT_MASK === 0`: 1 in 128. */
 const ADMIT_MASK = 127;
-/** The sketch's 4-bit counter ceiling, which also caps a slot's hit count. */
-const MAX_FREQUENCY = 15;
 
 /**
  * Per-slot metadata byte: the queue in bits 0-1 (so Queues keeps no owner byte), the
@@ -120,22 +120,17 @@ const QUEUE_BITS = 3;
 const REFERENCED = 4;
 /** The bits below the hit count: queue and reference bit. */
 const LOW_BITS = 0x0f;
+/** The hit count's position in the byte (the frequency component's `shift`). */
 const HIT_SHIFT = 4;
 const ONE_HIT = 1 << HIT_SHIFT;
-
-/** Halve every per-slot hit count (aging, with the sketch), keeping the low bits. */
-function halveCounts(a: Uint8Array): void {
-  for (let i = 0; i < a.length; i++) {
-    const m = a[i]!;
-    if (m >= ONE_HIT) a[i] = ((m >>> 1) & 0x70) | (m & LOW_BITS);
-  }
-}
 
 export class WTinyLfuPolicy implements Policy {
   readonly name = 'wtinylfu';
   readonly hitCost = 'reorder' as const;
   readonly needsHash = true;
   private readonly q: Queues;
+  /** Sketch and per-slot hit counts (internal/frequency.ts); the counts share `meta`. */
+  private readonly freq: Frequency;
   readonly sketch: FrequencySketch;
   private readonly rng: XorShift32;
   /** The host capacity the limits were derived from. */
@@ -149,19 +144,28 @@ export class WTinyLfuPolicy implements Policy {
    * was too small).
    */
   private readonly ghosts: GhostRing;
-  /** Per slot: its queue and its hits not yet added to the sketch (QUEUE_BITS, HIT_SHIFT). */
+  /**
+   * Per slot: its queue and its hits not yet added to the sketch (QUEUE_BITS, HIT_SHIFT): the
+   * frequency component's `counts`, whose bits below HIT_SHIFT are this policy's.
+   */
   private meta: Uint8Array;
-  /** The sketch's halving count when the hit counts were last halved with it. */
-  private seenResets = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(3, slots, false); // the queue of a slot lives in `meta`
-    this.sketch = new FrequencySketch(slots, host.seed, RESET_RATIO * slots);
+    this.q = new Queues(host, 'wtinylfu', 3, slots, false); // the queue of a slot lives in `meta`
+    this.freq = new Frequency(host, {
+      name: 'wtinylfu.meta',
+      slots,
+      tableEntries: slots,
+      resetPeriod: RESET_RATIO * slots,
+      seed: host.seed,
+      shift: HIT_SHIFT,
+    });
+    this.sketch = this.freq.sketch;
     this.rng = new XorShift32(host.seed);
     this.capacity = host.capacity;
     this.setWindow(this.initialWindow(host.capacity));
     this.ghosts = new GhostRing(1, 2);
-    this.meta = new Uint8Array(slots);
+    this.meta = this.freq.counts;
     this.sizeSketch(slots);
   }
 
@@ -180,20 +184,19 @@ export class WTinyLfuPolicy implements Policy {
     this.protectedMax = Math.floor(this.mainMax * PROTECTED_RATIO);
   }
 
+  /** Size the sketch (see Frequency.size) and the ghosts for `slots` slots. */
   private sizeSketch(slots: number): void {
-    // Expected entries: the slot count (it tracks the entry count as the cache fills, and
-    // equals maxEntries once full); the capacity when it is smaller (entry-bounded caches).
+    this.freq.size(slots, this.capacity);
+    // The ghosts follow the same expected entries as the sketch.
     const entries = Math.max(1, Math.min(slots, this.capacity));
-    this.sketch.ensureCapacity(entries);
-    this.sketch.resetPeriod = Math.max(RESET_RATIO * entries, 16);
-    if (this.sketch.additions >= this.sketch.resetPeriod) this.age();
     const ghosts = Math.max(1, Math.ceil(GHOST_RATIO * entries));
     this.ghosts.resize(ghosts);
   }
 
   grow(slots: number): void {
     this.q.grow(slots);
-    this.meta = growUint8(this.meta, slots);
+    this.freq.grow(slots);
+    this.meta = this.freq.counts;
     this.sizeSketch(slots);
   }
 
@@ -226,24 +229,9 @@ export class WTinyLfuPolicy implements Policy {
 
   // ---- frequency ----------------------------------------------------------------------
 
-  /** Halve the sketch and the hit counts together (aging). */
-  private age(): void {
-    this.sketch.halve();
-    this.checkAging();
-  }
-
-  /** After a sketch call that may have halved on its own: halve the hit counts with it. */
-  private checkAging(): void {
-    if (this.sketch.resets !== this.seenResets) {
-      halveCounts(this.meta);
-      this.seenResets = this.sketch.resets;
-    }
-  }
-
   /** Estimated recent frequency of the key in `slot`: the sketch's plus its own hit count. */
   private estimate(slot: number): number {
-    const f = this.sketch.frequency(this.host.hashOf(slot)) + (this.meta[slot]! >>> HIT_SHIFT);
-    return f < MAX_FREQUENCY ? f : MAX_FREQUENCY;
+    return this.freq.residentEstimate(slot, this.host.hashOf(slot));
   }
 
   /**
@@ -252,16 +240,11 @@ export class WTinyLfuPolicy implements Policy {
    * needs no release.)
    */
   private release(slot: number): void {
-    const m = this.meta[slot]!;
-    if (m >= ONE_HIT) {
-      this.sketch.addCount(this.host.hashOf(slot), m >>> HIT_SHIFT);
-      this.meta[slot] = m & LOW_BITS;
-    }
+    this.freq.release(slot, this.host);
   }
 
   recordMiss(hash: number): void {
-    this.sketch.increment(hash);
-    this.checkAging();
+    this.freq.record(hash);
     const g = this.ghosts;
     const list = g.take(hash);
     if (list < 0) return;
@@ -386,10 +369,11 @@ export class WTinyLfuPolicy implements Policy {
     // A main-space hit only marks the slot: a marked probation slot is promoted when it
     // reaches probation's tail (mainVictim), a marked protected one gets a second chance
     // from the clock of demote(); either move clears the mark (enter).
-    if (m < MAX_FREQUENCY << HIT_SHIFT) {
+    // (Frequency.hit, inlined: the same store sets the reference mark.)
+    if (m < MAX_HITS << HIT_SHIFT) {
       this.meta[slot] = (m + ONE_HIT) | REFERENCED;
       const sketch = this.sketch;
-      if (++sketch.additions >= sketch.resetPeriod) this.age();
+      if (++sketch.additions >= sketch.resetPeriod) this.freq.age();
     } else {
       this.meta[slot] = m | REFERENCED;
     }
@@ -438,8 +422,7 @@ export class WTinyLfuPolicy implements Policy {
 
   onUpdate(slot: number, oldCost: number): void {
     this.q.cost[this.meta[slot]! & QUEUE_BITS]! += this.host.costOf(slot) - oldCost;
-    this.sketch.increment(this.host.hashOf(slot));
-    this.checkAging();
+    this.freq.record(this.host.hashOf(slot));
     this.touch(slot);
     this.demote();
   }
@@ -451,9 +434,7 @@ export class WTinyLfuPolicy implements Policy {
 
   clear(): void {
     this.q.clear();
-    this.sketch.clear();
-    this.meta.fill(0);
-    this.seenResets = this.sketch.resets;
+    this.freq.clear(); // zeroes `meta` too
     this.ghosts.clear();
   }
 
@@ -484,8 +465,7 @@ export class WTinyLfuPolicy implements Policy {
     for (const [queue, slots] of [[WINDOW, w], [PROBATION, p], [PROTECTED, r]] as const) {
       for (const s of slots) if ((this.meta[s]! & QUEUE_BITS) !== queue) broken(this.name, `slot ${s} in queue ${queue} but its metadata says ${this.meta[s]! & QUEUE_BITS}`);
     }
-    if (this.seenResets !== this.sketch.resets) broken(this.name, 'the sketch halved without the hit counts');
-    this.sketch.validate(this.name);
+    this.freq.validate(this.name);
     this.ghosts.check(`${this.name} ghosts`);
   }
 }
