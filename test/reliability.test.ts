@@ -297,3 +297,23 @@ describe('#18 the key -0', () => {
     assert.ok(Object.is(log[0], 0), 'reported as +0');
   });
 });
+
+describe('#16 a shrinking resize keeps the frequency sketch whole', () => {
+  for (const policy of ['wtinylfu', 'tinylfu']) {
+    test(`${policy}: the invariant walk passes and the next requests do not halve the sketch again and again`, () => {
+      const c = new Cache<number, number>({ maxEntries: 1000, policy: policy as 'lru', seed: 1 });
+      for (let i = 0; i < 5000; i++) {
+        c.set(i % 1500, i);
+        c.get(i % 700);
+      }
+      c.resize({ maxEntries: 10 });
+      check(c);
+      const sketch = (c as unknown as { policy: { freq: { sketch: { resets: number } } } }).policy.freq.sketch;
+      const before = sketch.resets;
+      for (let i = 0; i < 20; i++) c.set(10_000 + i, i);
+      check(c);
+      // 20 misses in a cache of 10 entries stay within one halving period (10 x entries).
+      assert.ok(sketch.resets - before <= 1, `halved ${sketch.resets - before} times in 20 requests`);
+    });
+  }
+});

@@ -101,7 +101,14 @@ export class Frequency {
     const entries = Math.max(1, Math.min(slots, capacity));
     const sketch = this.sketch;
     sketch.ensureCapacity(entries);
-    sketch.resetPeriod = Math.max(RESET_RATIO * entries, MIN_RESET_PERIOD);
+    const before = sketch.resetPeriod;
+    const period = Math.max(RESET_RATIO * entries, MIN_RESET_PERIOD);
+    // A shorter period (a shrinking resize) keeps the sketch at the same point of its aging
+    // cycle: the additions scale with it. Left as they were, they would exceed the new period
+    // many times over, and the next requests would halve the sketch again and again, wiping
+    // the frequency history the smaller cache still needs.
+    if (period < before) sketch.additions = Math.floor((sketch.additions * period) / before);
+    sketch.resetPeriod = period;
     if (this.door !== null) this.door.ensureCapacity(entries);
     if (sketch.additions >= sketch.resetPeriod) this.age();
   }
