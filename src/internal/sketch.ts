@@ -185,7 +185,8 @@ export class FrequencySketch {
   halve(): void {
     const odd = halveWords(this.table);
     // Each key owns four counters: odd/4 estimates the increments lost to truncation.
-    this.additions = Math.max(0, (this.additions - (odd >>> 2)) >>> 1);
+    // Clamp before the shift: `>>> 1` of a negative difference is a huge unsigned number.
+    this.additions = Math.max(0, this.additions - (odd >>> 2)) >>> 1;
     this.resets++;
   }
 
