@@ -1,25 +1,28 @@
 /**
- * The in-process cache: the public facade over the slot store, a policy and the timer wheel.
+ * Cache: the public facade. It coordinates the parts and owns what is about time and users:
+ * options and their validation, the public API, expiry, the callback rule, stats.
  *
- * Store. Entries live in slots: a Map from key to slot number, and parallel arrays indexed by
- * slot for keys, values, weights, deadlines and key hashes (the last three typed arrays, each
- * allocated only when its feature is configured). Freed slots go on a free list and are
- * reused, so once the cache is full, get/set allocate nothing: no per-entry objects, no
- * closures, no iterators. The arrays grow by doubling up to `maxEntries` while the cache
- * fills.
+ * Store (store.ts). Entries live in slots of a SlotStore: a Map from key to slot, and arrays
+ * indexed by slot for keys, values, weights and hashes, with a free list; once the cache is
+ * full, get/set allocate nothing. The store is also the policy's host (PolicyHost).
  *
- * Policy. The store never decides which entry leaves: a Policy (see policies/policy.ts) does,
- * over slot numbers. New entries make room *before* they are inserted, which is what the
- * SIEVE and S3-FIFO papers (and libCacheSim) do; it matters for SIEVE, whose hand could
- * otherwise evict the newcomer.
+ * Policy (policies/). The store never decides which entry leaves: a Policy does, over slot
+ * numbers. New entries make room *before* they are inserted, which is what the SIEVE and
+ * S3-FIFO papers (and libCacheSim) do; it matters for SIEVE, whose hand could otherwise evict
+ * the newcomer.
  *
- * Expiry. Deadlines are checked exactly on every read; a hierarchical timer wheel removes
+ * Expiry (here, with internal/timer-wheel.ts). Deadlines are per-slot arrays kept beside the
+ * store; they are checked exactly on every read, and a hierarchical timer wheel removes
  * expired entries that nobody reads, as writes go by and on purgeExpired(). No timer is ever
  * created, so the cache never keeps the process alive.
  *
- * Events. Removals are queued while an operation runs and delivered when the cache is
- * consistent again, so a listener may call back into the cache. Every entry that leaves, or
- * is refused, is reported exactly once.
+ * Events (removals.ts). Removals are queued while an operation runs and delivered when the
+ * cache is consistent again, so a listener may call back into the cache. Every entry that
+ * leaves, or is refused, is reported exactly once.
+ *
+ * Callbacks. weigher, shouldUpdate and the clock run before a write touches the store, and
+ * the cache is read-only while they run (ReentrancyError): no operation ever resumes on slot
+ * numbers a callback could have invalidated. Loading (loading.ts) talks to the cache by key.
  */
 import {
   type CacheOptions,
@@ -40,12 +43,13 @@ import {
 } from './options.js';
 import { POLICY_NAMES, createPolicy } from './policies/index.js';
 import { type Policy, type PolicyHost, NO_SLOT, REJECT } from './policies/policy.js';
-import { GrowableArrays, growFloat64, growInt32 } from './internal/typed-arrays.js';
+import { growFloat64 } from './internal/typed-arrays.js';
 import { TimerWheel } from './internal/timer-wheel.js';
 import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';
 import { byteWeigher } from './sizeof.js';
 import { ReentrancyError } from './errors.js';
+import { SlotStore } from './store.js';
 import { RemovalQueue } from './removals.js';
 import { hitChannel, missChannel, removeChannel, setChannel } from './metrics/channels.js';
 
@@ -68,45 +72,12 @@ export interface CacheDump<K, V> {
 
 /** Policy used when the `policy` option is absent: adaptive W-TinyLFU, the only one that meets the bar on every shared trace (docs/hit-ratio.md). */
 export const DEFAULT_POLICY: PolicyName = 'wtinylfu';
-/** First slot allocation; arrays double from here up to maxEntries. */
-const INITIAL_SLOTS = 64;
 const NO_DEADLINE = Infinity;
-/** First free-list allocation; it doubles when deletes or expiries free more slots at once. */
-const FREE_LIST_INITIAL = 16;
 
 const defaultClock = (): number => performance.now();
 
-/**
- * The view of the store that a policy gets: capacity, costs and hashes read from the cache,
- * and the policy's per-slot arrays, on the heap, regrown when the policy asks in its grow().
- */
-class Host extends GrowableArrays implements PolicyHost {
-  constructor(private readonly c: Cache<unknown, unknown>) {
-    super();
-  }
-  get capacity(): number {
-    return this.c._byWeight ? this.c._maxWeight : this.c._maxEntries;
-  }
-  get seed(): number {
-    return this.c._seed;
-  }
-  costOf(slot: number): number {
-    return this.c._byWeight ? this.c._weights[slot]! : 1;
-  }
-  hashOf(slot: number): number {
-    return this.c._storeHash ? this.c._hashes[slot]! : this.c._hashAt(slot);
-  }
-}
-
 export class Cache<K, V> implements Iterable<[K, V]> {
-  // ---- configuration (internal fields are stripped from the published types) ----
-  /** @internal */ _maxEntries: number;
-  /** @internal */ _maxWeight: number;
-  /** @internal True when capacity is counted in weight (maxWeight given). */
-  readonly _byWeight: boolean;
-  /** @internal True when entries carry weights (maxWeight or weigher given). */
-  readonly _weighted: boolean;
-  /** @internal */ readonly _seed: number;
+  // ---- configuration ----
   private readonly weigher: ((value: V, key: K) => number) | undefined;
   private readonly defaultTtl: number;
   private readonly idleTtl: number;
@@ -125,18 +96,15 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** The policy option value in force. */
   readonly policyName: string;
 
-  // ---- store ----
-  private readonly index = new Map<K, number>();
-  private keyAt: (K | undefined)[];
-  private valAt: (V | undefined)[];
-  /** @internal */ _weights: Float64Array;
-  /** @internal */ _hashes: Int32Array;
+  // ---- store (store.ts) ----
+  /** Slots, key index, weights, free list; the policy's host. */
+  private readonly store: SlotStore<K, V>;
+  // The store's index and key/value arrays, read on every operation: kept here too, so the
+  // hot path loads them from this object (they are never replaced, only grown in place).
+  private readonly index: Map<K, number>;
+  private readonly keyAt: (K | undefined)[];
+  private readonly valAt: (V | undefined)[];
   private readonly needsHash: boolean;
-  /**
-   * @internal False when the policy reads hashes rarely enough (S3-FIFO: once per eviction
-   * from its small queue) to recompute them from the key rather than keep 4 bytes per slot.
-   */
-  readonly _storeHash: boolean;
   /** Effective deadline per slot (min of write and idle deadlines); allocated on first use. */
   private expiresAt: Float64Array;
   /** Write deadline per slot, kept only when idle expiry is on. */
@@ -149,12 +117,6 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    * queue those features need. Recomputed when expiry or loading switches on later.
    */
   private plain = false;
-  private slots: number;
-  private slotLimit: number;
-  private nextFresh = 0;
-  private free: Int32Array;
-  private freeTop = 0;
-  private totalWeight = 0;
 
   // ---- removal events (removals.ts) ----
   private readonly removals: RemovalQueue<K, V>;
@@ -190,11 +152,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (o.maxEntries === undefined && o.maxWeight === undefined && o.maxBytes === undefined) {
       throw new TypeError('cortado: give maxEntries, maxWeight or maxBytes to bound the cache');
     }
-    this._maxEntries = o.maxEntries === undefined ? Infinity : checkCount('maxEntries', o.maxEntries);
-    this._maxWeight = o.maxWeight === undefined ? Infinity : checkPositive('maxWeight', o.maxWeight);
+    const maxEntries = o.maxEntries === undefined ? Infinity : checkCount('maxEntries', o.maxEntries);
+    let maxWeight = o.maxWeight === undefined ? Infinity : checkPositive('maxWeight', o.maxWeight);
     if (o.maxBytes !== undefined) {
       if (o.maxWeight !== undefined) throw new TypeError('cortado: give maxBytes or maxWeight, not both (maxBytes is a maxWeight counted in bytes)');
-      this._maxWeight = checkPositive('maxBytes', o.maxBytes);
+      maxWeight = checkPositive('maxBytes', o.maxBytes);
     }
     checkFunction('weigher', o.weigher);
     checkFunction('clock', o.clock);
@@ -213,40 +175,40 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.listener = o.onRemove;
     this.removals = new RemovalQueue<K, V>(this, o.onRemove);
     this.validator = o.shouldUpdate;
-    this._byWeight = this._maxWeight !== Infinity;
-    this._weighted = this._byWeight || o.weigher !== undefined;
     if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
       throw new TypeError(`cortado: seed must be an integer, got ${describe(o.seed)}`);
     }
-    this._seed = o.seed === undefined ? randomSeed() : o.seed | 0;
-
-    this.slotLimit = Math.min(this._maxEntries, 2 ** 31 - 1);
-    this.slots = Math.min(INITIAL_SLOTS, this.slotLimit);
-    this.keyAt = new Array<K | undefined>(this.slots).fill(undefined);
-    this.valAt = new Array<V | undefined>(this.slots).fill(undefined);
-    // The free list grows only as slots are freed: evictions free a slot and reuse it at
-    // once, so a cache that only evicts never pays 4 bytes per slot for it.
-    this.free = new Int32Array(FREE_LIST_INITIAL);
-    this._weights = new Float64Array(this._weighted ? this.slots : 0);
+    const store = new SlotStore<K, V>({
+      maxEntries,
+      maxWeight,
+      weighted: maxWeight !== Infinity || o.weigher !== undefined,
+      seed: o.seed === undefined ? randomSeed() : o.seed | 0,
+    });
+    this.store = store;
+    this.index = store.index;
+    this.keyAt = store.keyAt;
+    this.valAt = store.valAt;
     this.policyName = policy;
-    this.policy = createPolicy(policy, new Host(this as Cache<unknown, unknown>), this.slots);
+    this.policy = createPolicy(policy, store, store.slots);
     this.needsHash = this.policy.needsHash;
-    this._storeHash = this.needsHash && this.policy.hashOnDemand !== true;
-    this._hashes = new Int32Array(this._storeHash ? this.slots : 0);
+    // A policy that reads hashes rarely (S3-FIFO: once per eviction from its small queue)
+    // gets them recomputed from the key rather than 4 bytes kept per slot.
+    if (this.needsHash && this.policy.hashOnDemand !== true) store.keepHashes();
+    store.grown = (n: number) => this.grown(n);
     this.expiresAt = new Float64Array(0);
     this.writeDeadline = new Float64Array(0);
     this.loadConfig = readLoadOptions(o);
     const lc = this.loadConfig;
     this.retain = lc === null ? 0 : Math.max(lc.staleWhileRevalidate, lc.staleIfError);
     this.refreshAfter = lc === null ? 0 : lc.refreshAfter;
-    this.writtenAt = new Float64Array(this.refreshAfter > 0 ? this.slots : 0);
+    this.writtenAt = new Float64Array(this.refreshAfter > 0 ? store.slots : 0);
     if (this.defaultTtl > 0 || this.idleTtl > 0) this.enableExpiry();
     this.plain = this.isPlain();
   }
 
   private isPlain(): boolean {
     return (
-      !this._weighted &&
+      !this.store.weighted &&
       !this.expiring &&
       !this.removals.listened &&
       this.validator === undefined &&
@@ -321,15 +283,15 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Total weight of the entries held (their count when the cache is not weighted). */
   get weight(): number {
-    return this._weighted ? this.totalWeight : this.index.size;
+    return this.store.weighted ? this.store.totalWeight : this.index.size;
   }
 
   /** The bounds in force. */
   get maxEntries(): number | undefined {
-    return this._maxEntries === Infinity ? undefined : this._maxEntries;
+    return this.store.maxEntries === Infinity ? undefined : this.store.maxEntries;
   }
   get maxWeight(): number | undefined {
-    return this._maxWeight === Infinity ? undefined : this._maxWeight;
+    return this.store.maxWeight === Infinity ? undefined : this.store.maxWeight;
   }
 
   // =====================================================================================
@@ -432,14 +394,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this.removals.heard) {
       for (const [key, slot] of this.index) this.removals.enqueue(key, this.valAt[slot]!, 'cleared');
     }
-    this.index.clear();
-    this.keyAt.fill(undefined);
-    this.valAt.fill(undefined);
+    this.store.clear();
     this.policy.clear();
     if (this.wheel !== null) this.wheel.clear();
-    this.nextFresh = 0;
-    this.freeTop = 0;
-    this.totalWeight = 0;
     if (this.loads !== null) this.loads.cleared();
     this.deliver();
   }
@@ -460,18 +417,15 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (bounds === null || typeof bounds !== 'object') {
       throw new TypeError(`cortado: resize() takes { maxEntries?, maxWeight? }, got ${describe(bounds)}`);
     }
-    const maxEntries = bounds.maxEntries === undefined ? this._maxEntries : checkCount('maxEntries', bounds.maxEntries);
-    let maxWeight = this._maxWeight;
+    const maxEntries = bounds.maxEntries === undefined ? this.store.maxEntries : checkCount('maxEntries', bounds.maxEntries);
+    let maxWeight = this.store.maxWeight;
     if (bounds.maxWeight !== undefined) {
       maxWeight = checkPositive('maxWeight', bounds.maxWeight);
-      if (!this._byWeight) {
+      if (!this.store.byWeight) {
         throw new TypeError('cortado: resize() cannot add maxWeight to a cache created without it');
       }
     }
-    this._maxEntries = maxEntries;
-    // Slot arrays keep growing on demand up to the new bound (they never shrink).
-    this.slotLimit = Math.max(this.slots, Math.min(maxEntries, 2 ** 31 - 1));
-    this._maxWeight = maxWeight;
+    this.store.setBounds(maxEntries, maxWeight);
     this.policy.resize();
     this.shrinkToBounds();
     this.deliver();
@@ -594,7 +548,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
   /** @internal True when a value needs a weight that only set()/fetch() options can give (maxWeight, no weigher). */
   get _needsWeight(): boolean {
-    return this._weighted && this.weigher === undefined;
+    return this.store.weighted && this.weigher === undefined;
   }
   /**
    * @internal Run a write on behalf of a load: errors thrown by onRemove listeners do not
@@ -650,8 +604,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     const lookups = this.hits + this.misses;
     const ratio = lookups === 0 ? '-' : (this.hits / lookups).toFixed(3);
-    const entries = this._maxEntries === Infinity ? `${this.size}` : `${this.size}/${this._maxEntries}`;
-    const weight = this._byWeight ? `, weight: ${this.weight}/${this._maxWeight}` : '';
+    const entries = this.store.maxEntries === Infinity ? `${this.size}` : `${this.size}/${this.store.maxEntries}`;
+    const weight = this.store.byWeight ? `, weight: ${this.weight}/${this.store.maxWeight}` : '';
     return `Cache<${this.policyName}> { entries: ${entries}${weight}, hitRatio: ${ratio} }`;
   }
 
@@ -677,7 +631,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
         if (deadline !== NO_DEADLINE) ttl = deadline - now;
       }
       const entry: CacheDumpEntry<K, V> = { key, value: this.valAt[slot] as V, ttl };
-      if (this._weighted) entry.weight = this._weights[slot]!;
+      if (this.store.weighted) entry.weight = this.store.weights[slot]!;
       entries.push(entry);
     }
     return { version: DUMP_VERSION, entries };
@@ -709,13 +663,13 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       if (e.value === undefined) throw new TypeError(`cortado: load(): dump entry ${i} has no value`);
       ttls[i] = checkDuration(`dump entry ${i} ttl`, e.ttl);
       if (e.weight !== undefined) checkWeight(`dump entry ${i} weight`, e.weight);
-      weights[i] = this._weighted ? this.weigh(e.key, e.value, e.weight ?? -1) : 1;
+      weights[i] = this.store.weighted ? this.weigh(e.key, e.value, e.weight ?? -1) : 1;
     }
     let stored = 0;
     for (let i = 0; i < n; i++) {
       const e = dump.entries[i]!;
       const o: SetOptions = { ttl: ttls[i]! };
-      if (this._weighted) o.weight = weights[i]!;
+      if (this.store.weighted) o.weight = weights[i]!;
       if (this.write(e.key, e.value, o, false)) stored++;
     }
     return stored;
@@ -739,7 +693,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     let weight: number | undefined;
     if (o.weight !== undefined) {
       weight = checkWeight('weight', o.weight);
-      if (!this._weighted) {
+      if (!this.store.weighted) {
         throw new TypeError('cortado: weight was given but the cache has neither maxWeight nor weigher, so weights would be ignored');
       }
     }
@@ -780,14 +734,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     }
   }
 
-  /** The weight a new value will have; throws before any change when it is invalid. */
-  /** @internal The hash of the key in `slot`, computed (for policies that do not keep it). */
-  _hashAt(slot: number): number {
-    return hashKey(this.keyAt[slot], this._seed);
-  }
-
+  /** The weight a new value will have (the weigher runs as a callback); throws before any change when it is invalid. */
   private weigh(key: K, value: V, given: number): number {
-    if (!this._weighted) return 1;
+    if (!this.store.weighted) return 1;
     if (given >= 0) return given;
     if (this.weigher === undefined) {
       throw new TypeError('cortado: this cache has maxWeight but no weigher; pass { weight } to set() or give a weigher option');
@@ -804,25 +753,20 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Store a new entry of weight `w`; `now` is the clock read before anything changed. */
   private insert(key: K, value: V, w: number, ttl: number, now: number): boolean {
-    if (w > this._maxWeight) return this.refuse(key, value);
+    if (w > this.store.maxWeight) return this.refuse(key, value);
     if (this.wheel !== null) this.wheel.advance(now, this.expireSlot);
-    const hash = this.needsHash ? hashKey(key, this._seed) : 0;
+    const hash = this.needsHash ? hashKey(key, this.store.seed) : 0;
     const policy = this.policy;
     policy.recordMiss(hash);
-    const cost = this._byWeight ? w : 1;
-    while (this.index.size + 1 > this._maxEntries || this.totalWeight + w > this._maxWeight) {
+    const cost = this.store.byWeight ? w : 1;
+    while (this.index.size + 1 > this.store.maxEntries || this.store.totalWeight + w > this.store.maxWeight) {
       const victim = policy.evictFor(hash, cost);
       if (victim === REJECT) return this.refuse(key, value);
       if (victim === NO_SLOT) throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
       this.evictSlot(victim);
     }
-    const slot = this.allocate();
-    this.keyAt[slot] = key;
-    this.valAt[slot] = value;
-    if (this._weighted) this._weights[slot] = w;
-    if (this._storeHash) this._hashes[slot] = hash;
-    this.index.set(key, slot);
-    this.totalWeight += w;
+    const slot = this.store.allocate();
+    this.store.put(slot, key, value, w, hash);
     if (this.expiring) this.scheduleWrite(slot, ttl, now);
     if (this.refreshAfter > 0) this.writtenAt[slot] = now;
     policy.onInsert(slot);
@@ -853,29 +797,28 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       if (setChannel.hasSubscribers) setChannel.publish({ cache: this, key, value, stored: true });
       return true;
     }
-    const hash = this.needsHash ? hashKey(key, this._seed) : 0;
+    const hash = this.needsHash ? hashKey(key, this.store.seed) : 0;
     policy.recordMiss(hash);
     let slot: number;
     let victimKey: K | undefined;
     let victimValue: V | undefined;
-    if (index.size < this._maxEntries) slot = this.allocate();
-    else {
+    const store = this.store;
+    if (index.size < store.maxEntries) {
+      slot = store.allocate();
+      store.put(slot, key, value, 1, hash);
+    } else {
       slot = policy.evictFor(hash, 1);
       if (slot < 0) return this.noVictim(key, value, slot);
       if (removeChannel.hasSubscribers) {
         victimKey = this.keyAt[slot];
         victimValue = this.valAt[slot];
       }
-      index.delete(this.keyAt[slot] as K);
       this.evictions++;
       this.evictedWeight++;
       // A resize() below the current size evicts down to the bound at once, so one victim
       // always makes room here.
+      store.reuse(slot, key, value, hash);
     }
-    this.keyAt[slot] = key;
-    this.valAt[slot] = value;
-    if (this._storeHash) this._hashes[slot] = hash;
-    index.set(key, slot);
     policy.onInsert(slot);
     this.inserts++;
     if (victimValue !== undefined && removeChannel.hasSubscribers) {
@@ -897,23 +840,23 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** Replace the live entry in `slot` with `value` of weight `w` (callbacks already ran). */
   private update(slot: number, key: K, value: V, w: number, ttl: number, now: number): boolean {
     const old = this.valAt[slot] as V;
-    if (w > this._maxWeight) {
+    if (w > this.store.maxWeight) {
       // The old value is superseded by one that cannot be kept: drop both.
       this.removeSlot(slot, 'replaced', true);
       return this.refuse(key, value);
     }
-    const oldCost = this._byWeight ? this._weights[slot]! : 1;
+    const oldCost = this.store.byWeight ? this.store.weights[slot]! : 1;
     this.valAt[slot] = value;
-    if (this._weighted) {
-      this.totalWeight += w - this._weights[slot]!;
-      this._weights[slot] = w;
+    if (this.store.weighted) {
+      this.store.totalWeight += w - this.store.weights[slot]!;
+      this.store.weights[slot] = w;
     }
     if (this.expiring) this.scheduleWrite(slot, ttl, now);
     if (this.refreshAfter > 0) this.writtenAt[slot] = now;
     this.policy.onUpdate(slot, oldCost);
     this.updates++;
     if (old !== value) this.removals.enqueue(key, old, 'replaced');
-    if (this.totalWeight > this._maxWeight) this.shrinkToBounds();
+    if (this.store.totalWeight > this.store.maxWeight) this.shrinkToBounds();
     this.deliver();
     return this.index.get(key) === slot;
   }
@@ -926,7 +869,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   private shrinkToBounds(): void {
-    while (this.index.size > this._maxEntries || this.totalWeight > this._maxWeight) {
+    while (this.index.size > this.store.maxEntries || this.store.totalWeight > this.store.maxWeight) {
       const victim = this.policy.evict();
       if (victim === NO_SLOT) throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
       this.evictSlot(victim);
@@ -935,7 +878,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   private evictSlot(slot: number): void {
     this.evictions++;
-    this.evictedWeight += this._weighted ? this._weights[slot]! : 1;
+    this.evictedWeight += this.store.weighted ? this.store.weights[slot]! : 1;
     this.removeSlot(slot, 'evicted', false);
   }
 
@@ -943,15 +886,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private removeSlot(slot: number, cause: RemovalCause, tellPolicy: boolean): void {
     const key = this.keyAt[slot] as K;
     const value = this.valAt[slot] as V;
-    this.index.delete(key);
     if (tellPolicy) this.policy.onRemove(slot);
     if (this.wheel !== null) this.wheel.unschedule(slot);
-    if (this._weighted) this.totalWeight -= this._weights[slot]!;
-    if (this.index.size === 0) this.totalWeight = 0; // no float drift once empty
-    this.keyAt[slot] = undefined;
-    this.valAt[slot] = undefined;
-    if (this.freeTop === this.free.length) this.free = growInt32(this.free, this.free.length * 2);
-    this.free[this.freeTop++] = slot;
+    this.store.remove(slot);
     if (cause === 'expired') this.expirations++;
     this.removals.enqueue(key, value, cause);
   }
@@ -961,41 +898,29 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.removeSlot(slot, 'expired', true);
   };
 
-  private allocate(): number {
-    if (this.freeTop > 0) return this.free[--this.freeTop]!;
-    if (this.nextFresh === this.slots) this.grow();
-    return this.nextFresh++;
-  }
-
-  private grow(): void {
-    const n = Math.min(this.slots * 2, this.slotLimit);
-    if (n <= this.slots) throw new Error('cortado: slot store is full');
-    this.keyAt.length = n;
-    this.valAt.length = n;
-    this.keyAt.fill(undefined, this.slots);
-    this.valAt.fill(undefined, this.slots);
-    if (this._weighted) this._weights = growFloat64(this._weights, n);
-    if (this._storeHash) this._hashes = growInt32(this._hashes, n);
+  /** The store's arrays grew to `n` slots: grow what is kept beside them, and the policy's. */
+  private grown(n: number): void {
+    const before = this.expiresAt.length;
     if (this.expiring) {
       this.expiresAt = growFloat64(this.expiresAt, n);
-      this.expiresAt.fill(NO_DEADLINE, this.slots);
+      this.expiresAt.fill(NO_DEADLINE, before);
       if (this.idleTtl > 0) {
         this.writeDeadline = growFloat64(this.writeDeadline, n);
-        this.writeDeadline.fill(NO_DEADLINE, this.slots);
+        this.writeDeadline.fill(NO_DEADLINE, before);
       }
       this.wheel!.grow(n);
     }
     this.policy.grow(n);
     if (this.refreshAfter > 0) this.writtenAt = growFloat64(this.writtenAt, n);
-    this.slots = n;
   }
 
   /** Turn expiry on (at construction, or on the first per-call ttl). */
   private enableExpiry(): void {
     const now = this.clock(); // first: a clock that throws leaves nothing half-enabled
-    this.expiresAt = new Float64Array(this.slots).fill(NO_DEADLINE);
-    if (this.idleTtl > 0) this.writeDeadline = new Float64Array(this.slots).fill(NO_DEADLINE);
-    this.wheel = new TimerWheel(this.slots, now);
+    const slots = this.store.slots;
+    this.expiresAt = new Float64Array(slots).fill(NO_DEADLINE);
+    if (this.idleTtl > 0) this.writeDeadline = new Float64Array(slots).fill(NO_DEADLINE);
+    this.wheel = new TimerWheel(slots, now);
     this.expiring = true;
     this.plain = false;
   }
@@ -1033,36 +958,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    * @internal Walk every structure and throw on the first broken invariant (tests only).
    */
   _validate(): void {
-    const live = new Set<number>();
-    for (const [key, slot] of this.index) {
-      if (slot < 0 || slot >= this.nextFresh) throw new Error(`store: key maps to slot ${slot} outside 0..${this.nextFresh}`);
-      if (live.has(slot)) throw new Error(`store: slot ${slot} mapped twice`);
-      if (!Object.is(this.keyAt[slot], key) && !(this.keyAt[slot] === key)) throw new Error(`store: slot ${slot} holds another key`);
-      live.add(slot);
-    }
-    const freeSet = new Set<number>();
-    for (let i = 0; i < this.freeTop; i++) {
-      const s = this.free[i]!;
-      if (live.has(s)) throw new Error(`store: live slot ${s} on the free list`);
-      if (freeSet.has(s)) throw new Error(`store: slot ${s} twice on the free list`);
-      if (this.valAt[s] !== undefined || this.keyAt[s] !== undefined) throw new Error(`store: free slot ${s} still holds a key or value`);
-      freeSet.add(s);
-    }
-    if (live.size + freeSet.size !== this.nextFresh) {
-      throw new Error(`store: ${live.size} live + ${freeSet.size} free != ${this.nextFresh} used slots`);
-    }
-    if (this._weighted) {
-      let total = 0;
-      for (const s of live) total += this._weights[s]!;
-      if (Math.abs(total - this.totalWeight) > 1e-6 * Math.max(1, total)) throw new Error(`store: weight ${this.totalWeight} != sum ${total}`);
-    }
-    if (this.index.size > this._maxEntries) throw new Error(`bound: ${this.index.size} entries > maxEntries ${this._maxEntries}`);
-    if (this.totalWeight > this._maxWeight * (1 + 1e-12)) throw new Error(`bound: weight ${this.totalWeight} > maxWeight ${this._maxWeight}`);
-    if (this._storeHash) {
-      for (const s of live) {
-        if (this._hashes[s] !== hashKey(this.keyAt[s], this._seed)) throw new Error(`store: slot ${s} hash is stale`);
-      }
-    }
+    const live = this.store.validate();
     this.policy.validate((s) => live.has(s), this.index.size);
     if (this.wheel !== null) {
       const wheel = this.wheel;
