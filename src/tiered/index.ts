@@ -1,0 +1,7 @@
+/** `cortado/tiered`: memory in front of lower tiers (TieredCache), the Tier and bus contracts, a reference tier. */
+export { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
+export { TierClosedError, TierTimeoutError } from './errors.js';
+export { checkTierBytes, checkTierKey, readTierTtl, tierKeyId } from './args.js';
+export type { Tier, TierEntry, TierKey, TierSetOptions, TierStats } from './tier.js';
+export type { Invalidation, InvalidationBus } from './bus.js';
+export type { Codec, CodecName } from '../codec.js';
