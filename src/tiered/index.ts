@@ -5,3 +5,5 @@ export { checkTierBytes, checkTierKey, readTierTtl, tierKeyId } from './args.js'
 export type { Tier, TierEntry, TierKey, TierSetOptions, TierStats } from './tier.js';
 export type { Invalidation, InvalidationBus } from './bus.js';
 export type { Codec, CodecName } from '../codec.js';
+export { TieredCache, TierWriteError } from './tiered-cache.js';
+export type { TierLayer, TieredCacheOptions, TieredErrorHandler, TieredFetchOptions, TieredLayerStats, TieredLoader, TieredSetOptions, TieredStats, WriteMode } from './tiered-cache.js';
