@@ -96,8 +96,10 @@ class FaultyTier implements Tier {
   }
 
   async get(key: TierKey): Promise<TierEntry | undefined> {
+    // Read first, answer later: a held get returns what the tier held when it was called.
+    const found = this.mode.get === 'hold' ? await this.inner.get(key) : undefined;
     await this.gate('get', key);
-    return this.inner.get(key);
+    return found ?? this.inner.get(key);
   }
   async set(key: TierKey, bytes: Uint8Array, options?: TierSetOptions): Promise<void> {
     const copy = bytes.slice(); // the caller may reuse its buffer once we resolve, not before
@@ -482,6 +484,25 @@ describe('TieredCache: ordering of in-flight writes', () => {
     const got = await reading;
     assert.ok(got === 'old' || got === 'new', 'an overlapping get sees the old or the new value');
     assert.equal(memory.get('k'), 'new', 'memory holds the new value');
+  });
+
+  test('a tier read waits for the writes of its key queued before it (no stale read behind a pending delete)', async () => {
+    const { memory, tier, cache } = setup({ maxEntries: 1 });
+    await cache.set('a', 'A1');
+    await cache.set('b', 'B'); // spills a=A1
+    await cache.flush();
+    assert.ok((await tier.inner.get('a')) !== undefined);
+    tier.mode.delete = 'hold';
+    tier.holdOnly = 'a';
+    const setting = cache.set('a', 'A2'); // the delete of the tier's A1 is held
+    await tier.whenHeld('delete');
+    memory.delete('a'); // memory loses A2 without a spill
+    const reading = cache.get('a');
+    await turn();
+    tier.mode.delete = 'ok';
+    tier.release('delete');
+    await setting;
+    assert.equal(await reading, undefined, 'never the overwritten A1');
   });
 
   test('spills over maxInFlightBytes are dropped and counted, not queued', async () => {
