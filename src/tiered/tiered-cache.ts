@@ -256,6 +256,10 @@ export class TieredCache<K, V> {
   private readonly flights = new Map<string, Flight<V>>();
   /** Write deadlines of memory entries with a finite ttl, so a spill carries what is left. */
   private readonly deadlines = new Map<K, number>();
+  /** A write into memory in progress (storeInMemory), for the removal tap. */
+  private writing = false;
+  private writingKey: K | undefined = undefined;
+  private writingDeadline = Infinity;
   private epoch = 0;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -794,11 +798,18 @@ export class TieredCache<K, V> {
   /** Memory's removal tap: a victim ('evicted' only) is encoded and written to the on-evict tiers. */
   private readonly onRemoval = (key: K, value: V, cause: RemovalCause): void => {
     if (this.onEvictLayers.length === 0) return;
-    // 'replaced': the writer has already recorded the new value's deadline. 'rejected': the
-    // refused value never entered; an older one may still be there.
-    if (cause === 'replaced' || (cause === 'rejected' && this.memory.has(key))) return;
-    const deadline = this.deadlines.get(key);
-    if (deadline !== undefined) this.deadlines.delete(key);
+    let deadline: number | undefined;
+    if (this.writing && key === this.writingKey) {
+      // The key being written: only the new value evicted at once goes down (see storeInMemory).
+      if (cause !== 'evicted') return;
+      deadline = this.writingDeadline;
+    } else {
+      // 'replaced' and 'rejected' with the key still held come from writes made to the memory
+      // Cache directly; the value held keeps its recorded deadline.
+      if (cause === 'replaced' || (cause === 'rejected' && this.memory.has(key))) return;
+      deadline = this.deadlines.get(key);
+      if (deadline !== undefined) this.deadlines.delete(key);
+    }
     if (cause !== 'evicted' || this.closed) return;
     const now = this.memory._now();
     const until = deadline ?? Infinity;
@@ -927,11 +938,25 @@ export class TieredCache<K, V> {
    * default); `life` the resulting lifetime.
    */
   private storeInMemory(key: K, value: V, ttl: number | undefined, life: number): boolean {
-    if (this.onEvictLayers.length > 0) {
-      if (life === Infinity) this.deadlines.delete(key);
-      else this.deadlines.set(key, this.memory._now() + life);
+    const options = ttl === undefined ? undefined : { ttl };
+    if (this.onEvictLayers.length === 0) return this.memory.set(key, value, options);
+    // While memory.set runs, removals of this key are the old value leaving ('replaced',
+    // 'expired') or the new one going at once ('evicted', 'rejected'): the tap tells them
+    // apart by these fields, not by the deadlines map, which still holds the old value's.
+    const deadline = life === Infinity ? Infinity : this.memory._now() + life;
+    this.writingKey = key;
+    this.writingDeadline = deadline;
+    this.writing = true;
+    let stored: boolean;
+    try {
+      stored = this.memory.set(key, value, options);
+    } finally {
+      this.writing = false;
+      this.writingKey = undefined;
     }
-    return this.memory.set(key, value, ttl === undefined ? undefined : { ttl });
+    if (stored && deadline !== Infinity) this.deadlines.set(key, deadline);
+    else this.deadlines.delete(key);
+    return stored;
   }
 
   /** A tier call bounded by the layer's timeout; a synchronous throw becomes a rejection; failures are counted on the layer. */
