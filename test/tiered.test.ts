@@ -791,13 +791,21 @@ describe('TieredCache: tier faults', () => {
     await assert.rejects(cache.clear(), TierWriteError);
   });
 
-  test('a hung write is bounded too, and the next write of the key proceeds', async () => {
+  test('a write that times out still holds back later writes of its key, so it cannot land after them', async () => {
     const { tier, cache } = setup({ write: 'through', timeout: 5 });
-    tier.mode.set = 'hang';
-    await assert.rejects(cache.set('k', 1), (e: unknown) => e instanceof TierWriteError && (e.cause as { code?: string }).code === 'ERR_CORTADO_TIER_TIMEOUT');
+    tier.mode.set = 'hold';
+    tier.holdOnly = 'k';
+    const isTimeout = (e: unknown): boolean => e instanceof TierWriteError && (e.cause as { code?: string }).code === 'ERR_CORTADO_TIER_TIMEOUT';
+    await assert.rejects(cache.set('k', 1), isTimeout);
+    await assert.rejects(cache.set('k', 2), isTimeout, 'queued behind the stuck write: bounded too');
+    await cache.set('other', 3); // other keys are not held back
+    assert.ok((await tier.inner.get('other')) !== undefined);
+    assert.equal(await cache.get('k'), undefined, 'a read behind the stuck write gives up as a miss');
     tier.mode.set = 'ok';
-    await cache.set('k', 2);
-    assert.ok((await tier.inner.get('k')) !== undefined);
+    tier.release('set'); // the stuck write lands at last, then the queued one
+    await cache.flush();
+    assert.equal(new TextDecoder().decode((await tier.inner.get('k'))!.bytes), '2', 'the later write is the one that stays');
+    assert.ok(cache.stats().tiers[0]!.timeouts >= 3);
   });
 
   test('a failing spill is counted, reported, and does not disturb the cache', async () => {
@@ -834,6 +842,19 @@ describe('TieredCache: close', () => {
       await assert.rejects(call(), (e: unknown) => e instanceof TierClosedError && e.code === 'ERR_CORTADO_TIER_CLOSED');
     }
     assert.equal(typeof cache.stats().memory.hits, 'number', 'stats after close');
+  });
+});
+
+describe('TieredCache: close with a hung tier', () => {
+  test('flush and close give up on a tier that makes no progress for its timeout', async () => {
+    const { tier, cache } = setup({ maxEntries: 1, timeout: 5 });
+    tier.mode.set = 'hang';
+    await cache.set('a', 'A');
+    await cache.set('b', 'B'); // the spill of a hangs
+    await cache.flush();
+    assert.equal(cache.stats().tiers[0]!.inFlightBytes > 0, true, 'the hung spill is still in flight');
+    await cache.close();
+    assert.equal(tier.calls.close, 1, 'the tier was closed anyway');
   });
 });
 

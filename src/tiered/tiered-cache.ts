@@ -458,9 +458,9 @@ export class TieredCache<K, V> {
           // A value memory refused goes straight to the on-evict tiers, unless memory evicted
           // it at once (then its spill is already queued).
           if (layer.write === 'on-evict' && state.spill !== undefined && state.spillVersion === version) continue;
-          writes.push({ layer, done: this.enqueue(layer, state, () => this.call(layer, 'set', () => layer.tier.set(tk, bytes!, { ttl: tierTtl(remaining) }))) });
+          writes.push({ layer, done: this.enqueue(layer, state, 'set', () => invoke(() => layer.tier.set(tk, bytes!, { ttl: tierTtl(remaining) }))) });
         } else {
-          writes.push({ layer, done: this.enqueue(layer, state, () => this.call(layer, 'delete', () => layer.tier.delete(tk))) });
+          writes.push({ layer, done: this.enqueue(layer, state, 'delete', () => invoke(() => layer.tier.delete(tk))) });
         }
       }
       const failures = await this.settle(writes);
@@ -486,8 +486,8 @@ export class TieredCache<K, V> {
       let found = this.memory.delete(key);
       const writes = this.layers.map((layer) => ({
         layer,
-        done: this.enqueue(layer, state, () =>
-          this.call(layer, 'delete', () => layer.tier.delete(tk)).then((had) => {
+        done: this.enqueue(layer, state, 'delete', () =>
+          invoke(() => layer.tier.delete(tk)).then((had) => {
             if (had) found = true;
           }),
         ),
@@ -510,12 +510,32 @@ export class TieredCache<K, V> {
     if (failures.length > 0) throw new TierWriteError('clear', failures);
   }
 
-  /** Resolves once every spill and write queued so far (and any queued meanwhile) has settled. */
+  /**
+   * Resolves once every spill and write queued so far (and any queued meanwhile) has settled,
+   * or once a tier has made no progress for its `timeout` (a hung tier is not waited for
+   * forever; its writes stay queued behind the hung one).
+   */
   async flush(): Promise<void> {
+    await Promise.all(this.layers.map((l) => this.flushLayer(l)));
+  }
+
+  private async flushLayer(layer: Layer): Promise<void> {
     for (;;) {
-      const pending = this.layers.flatMap((l) => [...l.pending, ...(l.barrier === null ? [] : [l.barrier])]);
+      const pending = [...layer.pending];
+      if (layer.barrier !== null) pending.push(layer.barrier);
       if (pending.length === 0) return;
-      await Promise.allSettled(pending);
+      if (layer.timeout === 0) {
+        await Promise.allSettled(pending);
+        continue;
+      }
+      // Progress means: some pending write settled within the timeout.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<boolean>((resolve) => {
+        timer = setTimeout(resolve, layer.timeout, true);
+      });
+      const gaveUp = await Promise.race([Promise.race(pending).then(() => false), stalled]);
+      clearTimeout(timer);
+      if (gaveUp) return;
     }
   }
 
@@ -533,7 +553,7 @@ export class TieredCache<K, V> {
       this.flights.clear();
       await this.flush();
       if (this.bus !== undefined) await this.bus.close().catch((e: unknown) => this.report(e, 'bus.close'));
-      await Promise.allSettled(this.layers.map((l) => this.call(l, 'close', () => l.tier.close()).catch((e: unknown) => this.report(e, 'close', l))));
+      await Promise.allSettled(this.layers.map((l) => this.bound(l, 'close', invoke(() => l.tier.close())).catch((e: unknown) => this.report(e, 'close', l))));
     })();
     return this.closing;
   }
@@ -622,13 +642,17 @@ export class TieredCache<K, V> {
 
   /** One tier's entry for a key, after the writes queued before it; errors and timeouts read as misses. */
   private async readTier(layer: Layer, tk: TierKey, id: string): Promise<TierEntry | undefined> {
-    const state = this.states.get(id);
-    const tail = state?.tails[layer.index];
-    if (tail !== undefined) await tail;
-    if (layer.barrier !== null) await layer.barrier;
-    if (this.closed) return undefined;
+    const tail = this.states.get(id)?.tails[layer.index];
+    const barrier = layer.barrier;
+    const reading = async (): Promise<TierEntry | undefined> => {
+      if (tail !== undefined) await tail;
+      if (barrier !== null) await barrier;
+      if (this.closed) return undefined;
+      return invoke(() => layer.tier.get(tk));
+    };
     try {
-      const entry = await this.call(layer, 'get', () => layer.tier.get(tk));
+      // The bound covers the wait for earlier writes of the key too.
+      const entry = await this.bound(layer, 'get', reading());
       if (entry === undefined) return undefined;
       if (entry === null || typeof entry !== 'object' || !(entry.bytes instanceof Uint8Array) || !(entry.ttl > 0)) return undefined;
       return entry;
@@ -654,9 +678,9 @@ export class TieredCache<K, V> {
     for (let i = 0; i < from; i++) {
       const layer = this.layers[i]!;
       if (layer.write !== 'through') continue;
-      this.enqueue(layer, state, () => {
+      this.enqueue(layer, state, 'set', () => {
         if (state.version !== version || this.epoch !== epoch) return Promise.resolve();
-        return this.call(layer, 'set', () => layer.tier.set(tk, bytes, { ttl: tierTtl(left) }));
+        return invoke(() => layer.tier.set(tk, bytes, { ttl: tierTtl(left) }));
       }).catch((e: unknown) => this.report(e, 'promote', layer));
     }
   }
@@ -697,9 +721,9 @@ export class TieredCache<K, V> {
           }
           const writes = through.map((layer) => ({
             layer,
-            done: this.enqueue(layer, state, () => {
+            done: this.enqueue(layer, state, 'set', () => {
               if (state.version !== version || this.epoch !== epoch) return Promise.resolve();
-              return this.call(layer, 'set', () => layer.tier.set(tk, bytes, { ttl: tierTtl(remaining) }));
+              return invoke(() => layer.tier.set(tk, bytes, { ttl: tierTtl(remaining) }));
             }),
           }));
           // A loaded value that a tier could not take is still the right answer: counted, not thrown.
@@ -842,20 +866,21 @@ export class TieredCache<K, V> {
       const s = state;
       const version = s.version;
       layer.inFlightBytes += size;
-      this.enqueue(layer, s, () => {
+      this.enqueue(layer, s, 'spill', () => {
         const left = until - this.memory._now();
         if (s.version !== version || this.epoch !== epoch || left <= 0) {
           layer.spillsDropped++;
           return Promise.resolve();
         }
-        return this.call(layer, 'set', () => layer.tier.set(tk, bytes, { ttl: tierTtl(left) })).then(() => {
+        return invoke(() => layer.tier.set(tk, bytes, { ttl: tierTtl(left) })).then(() => {
           layer.spills++;
         });
       })
-        .catch((e: unknown) => this.report(e, 'spill', layer))
-        .finally(() => {
-          layer.inFlightBytes -= size;
-        });
+        .catch((e: unknown) => this.report(e, 'spill', layer));
+      // Released when the write has really settled (not when a timeout gave up on it).
+      void s.tails[layer.index]!.then(() => {
+        layer.inFlightBytes -= size;
+      });
     }
     if (state !== undefined) {
       // The spill value is served to gets until every layer's write of it has run.
@@ -873,7 +898,7 @@ export class TieredCache<K, V> {
    * Queue a write of one key on one tier after the key's earlier writes and after any clear
    * queued before it. The returned promise settles with the write; the queue never rejects.
    */
-  private enqueue(layer: Layer, state: KeyState<V>, op: () => Promise<unknown>): Promise<void> {
+  private enqueue(layer: Layer, state: KeyState<V>, what: string, op: () => Promise<unknown>): Promise<void> {
     const prev = state.tails[layer.index];
     const barrier = layer.barrier;
     state.refs++;
@@ -883,6 +908,8 @@ export class TieredCache<K, V> {
       await op();
     };
     const p = run();
+    // The queue follows the tier's real completion: a write the caller stopped waiting for
+    // (timeout) still holds back the later writes of its key, so it cannot land after them.
     const settled = p.then(noop, noop);
     state.tails[layer.index] = settled;
     layer.pending.add(settled);
@@ -891,7 +918,7 @@ export class TieredCache<K, V> {
       if (state.tails[layer.index] === settled) state.tails[layer.index] = undefined;
       this.release(state);
     });
-    return p;
+    return this.bound(layer, what, p);
   }
 
   /** Clear one tier after the writes already queued on it; later calls wait for it. */
@@ -899,9 +926,9 @@ export class TieredCache<K, V> {
     const before = [...layer.pending];
     const prev = layer.barrier;
     const run = async (): Promise<void> => {
-      if (prev !== null) await prev.catch(noop);
+      if (prev !== null) await prev;
       await Promise.allSettled(before);
-      await this.call(layer, 'clear', () => layer.tier.clear());
+      await invoke(() => layer.tier.clear());
     };
     const p = run();
     const barrier = p.then(noop, noop);
@@ -909,7 +936,7 @@ export class TieredCache<K, V> {
     void barrier.then(() => {
       if (layer.barrier === barrier) layer.barrier = null;
     });
-    return p;
+    return this.bound(layer, 'clear', p);
   }
 
   /** Wait for writes; the failures, each reported. */
@@ -959,15 +986,12 @@ export class TieredCache<K, V> {
     return stored;
   }
 
-  /** A tier call bounded by the layer's timeout; a synchronous throw becomes a rejection; failures are counted on the layer. */
-  private call<T>(layer: Layer, op: string, invoke: () => Promise<T>): Promise<T> {
+  /**
+   * What a caller waits for, bounded by the layer's timeout (counted as a failure and a
+   * timeout on the layer); the operation itself goes on and its queue follows it.
+   */
+  private bound<T>(layer: Layer, op: string, promise: Promise<T>): Promise<T> {
     const ms = layer.timeout;
-    let promise: Promise<T>;
-    try {
-      promise = Promise.resolve(invoke());
-    } catch (e) {
-      promise = Promise.reject(e);
-    }
     let p: Promise<T>;
     if (ms === 0) p = promise;
     else {
@@ -1040,7 +1064,7 @@ export class TieredCache<K, V> {
     if (local.length === 0) return;
     const s = this.acquire(id);
     for (const layer of local) {
-      this.enqueue(layer, s, () => this.call(layer, 'delete', () => layer.tier.delete(tk))).catch((e: unknown) => this.report(e, 'delete', layer));
+      this.enqueue(layer, s, 'delete', () => invoke(() => layer.tier.delete(tk))).catch((e: unknown) => this.report(e, 'delete', layer));
     }
     this.release(s);
   }
@@ -1127,6 +1151,15 @@ export class TieredCache<K, V> {
 
   private open(where: string): void {
     if (this.closed) throw new TierClosedError(`cortado: ${where}() on a closed TieredCache`);
+  }
+}
+
+/** Call a tier method; a synchronous throw becomes a rejection. */
+function invoke<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
   }
 }
 
