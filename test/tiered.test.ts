@@ -319,6 +319,26 @@ describe('TieredCache: writes', () => {
     assert.equal(await cache.get('a'), 'A');
   });
 
+  test('a value promoted from an on-evict tier and evicted again unchanged is not written again', async () => {
+    const { memory, tier, cache } = setup({ maxEntries: 1 });
+    await cache.set('a', 'A', { ttl: 1_000 });
+    await cache.set('b', 'B'); // spills a
+    await cache.flush();
+    const writes = tier.inner.stats().writes;
+    assert.equal(await cache.get('a'), 'A'); // promoted; evicts b (spilled)
+    await cache.get('b'); // promoted; evicts a, which the tier still holds
+    await cache.flush();
+    assert.equal(tier.inner.stats().writes, writes + 1, 'only b was written (its first spill)');
+    assert.equal(cache.stats().tiers[0]!.spillsAvoided, 1);
+    assert.equal(memory.has('a'), false);
+    assert.equal(await cache.get('a'), 'A', 'still served from the tier');
+    // A promoted value that is then written is dirty again: its eviction writes it.
+    await cache.set('a', 'A2');
+    await cache.get('b');
+    await cache.flush();
+    assert.equal(new TextDecoder().decode((await tier.inner.get('a'))!.bytes), '"A2"');
+  });
+
   test('a victim that has expired in memory is not spilled', async () => {
     const { clock, tier, cache } = setup({ maxEntries: 1 });
     await cache.set('a', 'A', { ttl: 100 });

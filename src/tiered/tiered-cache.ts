@@ -119,6 +119,8 @@ export interface TieredLayerStats extends TierStats {
   spills: number;
   /** Spills dropped: over maxInFlightBytes, or superseded by a later write before they ran. */
   spillsDropped: number;
+  /** Victims not written because they were promoted from this tier unchanged (it still has them). */
+  spillsAvoided: number;
   /** Values found in this tier and promoted to memory. */
   promotions: number;
   /** Calls that failed or timed out, as TieredCache saw them. */
@@ -178,6 +180,7 @@ class Layer {
   inFlightBytes = 0;
   spills = 0;
   spillsDropped = 0;
+  spillsAvoided = 0;
   promotions = 0;
   failures = 0;
   timeouts = 0;
@@ -256,6 +259,11 @@ export class TieredCache<K, V> {
   private readonly flights = new Map<string, Flight<V>>();
   /** Write deadlines of memory entries with a finite ttl, so a spill carries what is left. */
   private readonly deadlines = new Map<K, number>();
+  /**
+   * Memory entries promoted from an 'on-evict' tier and not written since: that tier still has
+   * the same bytes, so evicting them again writes nothing there (CacheLib's "NvmClean" mark).
+   */
+  private readonly clean = new Map<K, Layer>();
   /** A write into memory in progress (storeInMemory), for the removal tap. */
   private writing = false;
   private writingKey: K | undefined = undefined;
@@ -576,6 +584,7 @@ export class TieredCache<K, V> {
           inFlightBytes: l.inFlightBytes,
           spills: l.spills,
           spillsDropped: l.spillsDropped,
+          spillsAvoided: l.spillsAvoided,
           promotions: l.promotions,
           failures: l.failures,
           timeouts: l.timeouts,
@@ -671,7 +680,8 @@ export class TieredCache<K, V> {
     if (this.closed || state.version !== version || this.epoch !== epoch) return;
     let ttl = left;
     if (this.memoryTtl > 0 && this.memoryTtl < ttl) ttl = this.memoryTtl;
-    this.storeInMemory(key, value, ttl === Infinity ? undefined : ttl, ttl);
+    const stored = this.storeInMemory(key, value, ttl === Infinity ? undefined : ttl, ttl);
+    if (stored && from >= 0 && this.layers[from]!.write === 'on-evict') this.clean.set(key, this.layers[from]!);
     if (from >= 0) this.promotions++;
     if (bytes === undefined || from <= 0) return;
     const tk = this.tierKey(key);
@@ -823,6 +833,7 @@ export class TieredCache<K, V> {
   private readonly onRemoval = (key: K, value: V, cause: RemovalCause): void => {
     if (this.onEvictLayers.length === 0) return;
     let deadline: number | undefined;
+    let cleanIn: Layer | undefined;
     if (this.writing && key === this.writingKey) {
       // The key being written: only the new value evicted at once goes down (see storeInMemory).
       if (cause !== 'evicted') return;
@@ -833,11 +844,17 @@ export class TieredCache<K, V> {
       if (cause === 'replaced' || (cause === 'rejected' && this.memory.has(key))) return;
       deadline = this.deadlines.get(key);
       if (deadline !== undefined) this.deadlines.delete(key);
+      cleanIn = this.clean.get(key);
+      if (cleanIn !== undefined) this.clean.delete(key);
     }
     if (cause !== 'evicted' || this.closed) return;
     const now = this.memory._now();
     const until = deadline ?? Infinity;
     if (until <= now) return;
+    if (cleanIn !== undefined) {
+      cleanIn.spillsAvoided++;
+      if (this.onEvictLayers.length === 1) return;
+    }
     let tk: TierKey;
     let bytes: Uint8Array;
     try {
@@ -853,6 +870,7 @@ export class TieredCache<K, V> {
     let state: KeyState<V> | undefined;
     const epoch = this.epoch;
     for (const layer of this.onEvictLayers) {
+      if (layer === cleanIn) continue;
       if (layer.inFlightBytes + size > layer.maxInFlightBytes) {
         layer.spillsDropped++;
         continue;
@@ -971,6 +989,7 @@ export class TieredCache<K, V> {
     // 'expired') or the new one going at once ('evicted', 'rejected'): the tap tells them
     // apart by these fields, not by the deadlines map, which still holds the old value's.
     const deadline = life === Infinity ? Infinity : this.memory._now() + life;
+    this.clean.delete(key);
     this.writingKey = key;
     this.writingDeadline = deadline;
     this.writing = true;
