@@ -372,13 +372,18 @@ export class TieredCache<K, V> {
   // =====================================================================================
 
   /** The value of `key` from memory or the first tier that has it (promoted to memory), or undefined. */
-  async get(key: K): Promise<V | undefined> {
-    this.open('get');
+  get(key: K): Promise<V | undefined> {
+    // Not an async function: a memory hit costs one resolved promise and nothing else.
+    if (this.closed) return Promise.reject(new TierClosedError('cortado: get() on a closed TieredCache'));
     const v = this.memory.get(key);
     if (v !== undefined) {
       this.hits++;
-      return v;
+      return Promise.resolve(v);
     }
+    return this.getBelow(key);
+  }
+
+  private async getBelow(key: K): Promise<V | undefined> {
     const found = await this.lookDown(key, this.tierKey(key));
     if (found === undefined) this.misses++;
     else this.hits++;
