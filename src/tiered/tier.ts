@@ -11,17 +11,28 @@
  *   left, or `undefined` (never expired bytes, never another key's bytes, never bytes that
  *   fail the tier's own integrity check). A tier may forget anything at any time (it is a
  *   cache): `undefined` is always an allowed answer, a wrong value never is.
- * - `ttl` is in milliseconds; 0 or absent means no expiry. `get` reports the remaining time as
- *   `ttl` (Infinity for none) so that a value promoted to memory never outlives its copy below.
+ * - `ttl` is in milliseconds; 0 or absent means no expiry (callers pass 0, never Infinity; a
+ *   negative, NaN or infinite ttl is a RangeError). `get` reports the remaining time as `ttl`
+ *   (Infinity for none; at most the ttl given) so that a value promoted to memory never
+ *   outlives its copy below.
+ * - A `set` the tier declines (too large, admission, throttling; counted in `rejected`) still
+ *   removes any older value of that key: a `get` never returns bytes older than the last
+ *   `set` that resolved.
  * - After `delete(key)` or `clear()` resolves, no `get` that starts later returns what was
  *   removed (not after a restart either, for a tier that persists).
  * - Operations on one key that overlap resolve in some order consistent with their calls:
  *   a `get` overlapping a `set` returns the old bytes, the new bytes or undefined.
  * - A tier owns the bytes given to `set` only until the promise resolves; the caller may
- *   reuse the buffer afterwards. A tier may return a view that stays valid until the next
- *   call on the tier; callers that keep bytes copy them.
- * - Bad arguments reject (or throw) a TypeError/RangeError naming the argument; a tier that
- *   is closed rejects with a `TierClosedError`-like error with a stable `code`.
+ *   reuse the buffer afterwards. The bytes `get` resolves belong to the caller: no later call
+ *   on the tier changes them (a tier that reads into a reused buffer copies out of it).
+ * - Keys compare by bytes: a string key is its UTF-8 bytes, so 'abc' and the Uint8Array
+ *   [0x61, 0x62, 0x63] name one entry; [0xff] and [0xfe] name two; NUL bytes and the empty
+ *   key are ordinary keys.
+ * - Bad arguments reject (or throw) a TypeError/RangeError naming the argument, and change
+ *   nothing; a tier that is closed rejects with an error with a stable `code` (tiers in this
+ *   package use `TierClosedError`, code 'ERR_CORTADO_TIER_CLOSED', from errors.ts; args.ts
+ *   has the shared argument checks). `stats()` still answers after `close()`. A call in
+ *   flight when `close()` is called settles (resolves or rejects); it never hangs.
  * - Errors of the backing store reject the call; they never hang it past the tier's own
  *   timeout and never escape as unhandled rejections.
  */
