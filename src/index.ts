@@ -4,3 +4,5 @@ export type { BatchLoader, FetchAllOptions, FetchOptions, LoadContext, Loader } 
 export { AbortError, LoaderMissingError, MissingKeyError, TimeoutError } from './errors.js';
 export type { Policy, PolicyHost, HitCost } from './policies/policy.js';
 export { sizeOf } from './sizeof.js';
+export { memo } from './memo.js';
+export type { Memoized, MemoOptions, MemoValue } from './memo.js';

@@ -119,12 +119,12 @@ test('pack: prepare builds a clean copy, the tarball installs offline and import
         `const { Cache, sizeOf } = require('${pkg.name}');`,
         `const c = new Cache({ maxEntries: 10 });`,
         `c.set('k', 'v');`,
-        `console.log(JSON.stringify({ v: c.get('k'), sizeOf: typeof sizeOf }));`,
+        `console.log(JSON.stringify({ v: c.get('k'), sizeOf: typeof sizeOf, memo: typeof require('${pkg.name}').memo }));`,
       ].join('\n'),
     );
     const { stdout, stderr } = await run(process.execPath, ['cjs.cjs'], proj);
-    const out = JSON.parse(stdout) as { v: string; sizeOf: string };
-    assert.deepEqual(out, { v: 'v', sizeOf: 'function' });
+    const out = JSON.parse(stdout) as { v: string; sizeOf: string; memo: string };
+    assert.deepEqual(out, { v: 'v', sizeOf: 'function', memo: 'function' });
     assert.doesNotMatch(stderr, /ExperimentalWarning/);
   });
 
@@ -151,17 +151,25 @@ test('pack: prepare builds a clean copy, the tarball installs offline and import
     writeFileSync(
       join(proj, 'main.ts'),
       [
-        `import { Cache, sizeOf, type CacheOptions, type RemovalCause } from '${pkg.name}';`,
+        `import { Cache, memo, sizeOf, type CacheOptions, type RemovalCause } from '${pkg.name}';`,
         `const causes: RemovalCause[] = [];`,
         `const options: CacheOptions<string, number> = { maxEntries: 10, ttl: undefined, onRemove: (_k, _v, cause) => { causes.push(cause); } };`,
         `const cache = new Cache<string, number>(options);`,
         `cache.set('a', 1, { ttl: 1_000 });`,
+        `const double = memo((n: number) => n * 2, { maxEntries: 100 });`,
+        `const four: number = double(2);`,
+        `const fetchName = memo(async (id: string) => id.toUpperCase(), { maxEntries: 100, ttl: 60_000 });`,
+        `const later: Promise<string> = fetchName('x');`,
+        'const sum = memo((a: number, b: number) => a + b, { maxEntries: 10, key: (a, b) => `${a},${b}` });',
+        `const three: number = sum(1, 2);`,
+        `// @ts-expect-error the memoized function keeps the parameter types of fn`,
+        `double('2');`,
         `const hit: number | undefined = cache.get('a');`,
         `// @ts-expect-error values are numbers`,
         `cache.set('b', 'two');`,
         `// @ts-expect-error not a policy name`,
         `new Cache<string, number>({ maxEntries: 1, policy: 'fifo' });`,
-        `export { hit, causes, sizeOf };`,
+        `export { hit, four, later, three, causes, sizeOf };`,
       ].join('\n'),
     );
     writeFileSync(
