@@ -43,6 +43,8 @@ import { TimerWheel } from './internal/timer-wheel.js';
 import { type LoadConfig, Loads, readLoadOptions } from './loading.js';
 import { hashKey, randomSeed } from './internal/hash.js';
 import { byteWeigher } from './sizeof.js';
+import { ReentrancyError } from './errors.js';
+import { hitChannel, missChannel, removeChannel, setChannel } from './metrics/channels.js';
 
 /** Policy used when the `policy` option is absent: adaptive W-TinyLFU, the only one that meets the bar on every shared trace (docs/hit-ratio.md). */
 export const DEFAULT_POLICY: PolicyName = 'wtinylfu';
@@ -53,6 +55,9 @@ const NO_DEADLINE = Infinity;
 const FREE_LIST_INITIAL = 16;
 
 const defaultClock = (): number => performance.now();
+
+/** The bound a weight or a weight bound must stay within for sums to remain exact. */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
 
 /** The view of the store that a policy gets. */
 class Host implements PolicyHost {
@@ -84,6 +89,14 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private readonly defaultTtl: number;
   private readonly idleTtl: number;
   private readonly clock: () => number;
+  /**
+   * How many mid-operation user callbacks (weigher, shouldUpdate, a user clock) are running.
+   * While it is not 0 the cache is read-only: writes and get() throw ReentrancyError, since
+   * the operation that called the callback holds slot numbers it has not finished with.
+   */
+  private calling = 0;
+  /** Not 0 while the cache writes on behalf of a load: listener errors are then rethrown later. */
+  private quiet = 0;
   private readonly listener: ((key: K, value: V, cause: RemovalCause) => void) | undefined;
   private readonly validator: ((oldValue: V, newValue: V, key: K) => boolean) | undefined;
   private readonly policy: Policy;
@@ -179,7 +192,9 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     this.defaultTtl = o.ttl === undefined ? 0 : checkDuration('ttl', o.ttl);
     this.idleTtl = o.expireAfterAccess === undefined ? 0 : checkDuration('expireAfterAccess', o.expireAfterAccess);
     this.weigher = o.maxBytes === undefined ? o.weigher : byteWeigher(o.weigher, policy);
-    this.clock = o.clock ?? defaultClock;
+    this.clock = o.clock === undefined ? defaultClock : this.checkedClock(o.clock);
+    // A clock that cannot tell the time would freeze or corrupt expiry: find out now.
+    if (o.clock !== undefined) this.clock();
     this.listener = o.onRemove;
     this.listened = o.onRemove !== undefined;
     this.validator = o.shouldUpdate;
@@ -231,9 +246,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** The value for `key`, or undefined. A hit counts as an access for the policy. */
   get(key: K): V | undefined {
+    if (this.calling !== 0) throw this.reentered('get');
     const slot = this.index.get(key);
     if (slot === undefined) {
       this.misses++;
+      if (missChannel.hasSubscribers) missChannel.publish({ cache: this, key });
       return undefined;
     }
     // One test on the hit path when no expiry is configured (idle expiry implies `expiring`).
@@ -242,6 +259,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
         const now = this.clock();
         if (this.expiresAt[slot]! <= now) {
           this.misses++;
+          if (missChannel.hasSubscribers) missChannel.publish({ cache: this, key });
           // Within its stale window the entry stays for fetch() to serve; get() never sees it.
           if (this.expiresAt[slot]! + this.retain <= now) {
             this.removeSlot(slot, 'expired', true);
@@ -249,11 +267,13 @@ export class Cache<K, V> implements Iterable<[K, V]> {
           }
           return undefined;
         }
+        // Idle expiry keeps every deadline finite, so `now` is always read when it is on.
+        if (this.idleTtl > 0) this.touch(slot, now);
       }
-      if (this.idleTtl > 0) this.touch(slot);
     }
     this.policy.onAccess(slot);
     this.hits++;
+    if (hitChannel.hasSubscribers) hitChannel.publish({ cache: this, key });
     return this.valAt[slot];
   }
 
@@ -314,12 +334,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   private setGeneral(key: K, value: V, options: SetOptions | undefined): boolean {
-    if (value === undefined) {
-      if (options !== undefined) this.readSetOptions(options);
-      this.delete(key);
-      return false;
-    }
-    const slot = this.index.get(key);
+    if (this.calling !== 0) throw this.reentered('set');
     let ttl = this.defaultTtl;
     let weight = -1;
     if (options !== undefined) {
@@ -327,19 +342,16 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       if (given.ttl !== undefined) ttl = given.ttl;
       if (given.weight !== undefined) weight = given.weight;
     }
-    let stored: boolean;
-    if (slot !== undefined && !this.isExpired(slot)) stored = this.update(slot, key, value, weight, ttl);
-    else {
-      // An old value that expired before this write is reported as expired, not replaced.
-      if (slot !== undefined) this.removeSlot(slot, 'expired', true);
-      stored = this.insert(key, value, weight, ttl);
+    if (value === undefined) {
+      this.delete(key);
+      return false;
     }
-    if (this.loads !== null && stored) this.loads.written(key, value);
-    return stored;
+    return this.write(key, value, weight, ttl, false);
   }
 
   /** Like set(), but only when `key` is present (and not expired); returns false otherwise. */
   setIfPresent(key: K, value: V, options?: SetOptions): boolean {
+    if (this.calling !== 0) throw this.reentered('setIfPresent');
     let ttl = this.defaultTtl;
     let weight = -1;
     if (options !== undefined) {
@@ -347,24 +359,49 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       if (given.ttl !== undefined) ttl = given.ttl;
       if (given.weight !== undefined) weight = given.weight;
     }
+    return this.write(key, value, weight, ttl, true);
+  }
+
+  /**
+   * The body of set() and setIfPresent(). Every user callback (shouldUpdate, the weigher, the
+   * clock) runs first, while nothing has changed: a callback that throws leaves the cache as
+   * it was, and one that tries to write is refused (ReentrancyError). Only then does the
+   * write touch the store.
+   */
+  private write(key: K, value: V, given: number, ttl: number, onlyIfPresent: boolean): boolean {
     const slot = this.index.get(key);
-    if (slot === undefined) return false;
-    if (this.isExpired(slot)) {
-      this.removeSlot(slot, 'expired', true);
-      this.deliver();
-      return false;
+    const live = slot !== undefined && !this.isExpired(slot);
+    if (onlyIfPresent) {
+      if (!live) {
+        if (slot !== undefined) {
+          this.removeSlot(slot, 'expired', true);
+          this.deliver();
+        }
+        return false;
+      }
+      if (value === undefined) {
+        this.delete(key);
+        return false;
+      }
     }
-    if (value === undefined) {
-      this.delete(key);
-      return false;
+    if (live && this.validator !== undefined && !this.approve(this.valAt[slot]!, value, key)) return this.refuse(key, value);
+    const w = this.weigh(key, value, given);
+    const now = this.expiring || this.refreshAfter > 0 ? this.clock() : 0;
+    let stored: boolean;
+    if (live) stored = this.update(slot, key, value, w, ttl, now);
+    else {
+      // An old value that expired before this write is reported as expired, not replaced.
+      if (slot !== undefined) this.removeSlot(slot, 'expired', true);
+      stored = this.insert(key, value, w, ttl, now);
     }
-    const stored = this.update(slot, key, value, weight, ttl);
     if (this.loads !== null && stored) this.loads.written(key, value);
+    if (setChannel.hasSubscribers) setChannel.publish({ cache: this, key, value, stored });
     return stored;
   }
 
   /** Remove `key`; true when it was present (an expired entry counts as absent). */
   delete(key: K): boolean {
+    if (this.calling !== 0) throw this.reentered('delete');
     const slot = this.index.get(key);
     if (slot === undefined) {
       if (this.loads !== null) this.loads.deleted(key);
@@ -383,7 +420,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Remove every entry (each reported with cause 'cleared'). */
   clear(): void {
-    if (this.listened) {
+    if (this.calling !== 0) throw this.reentered('clear');
+    if (this.listened || removeChannel.hasSubscribers) {
       for (const [key, slot] of this.index) this.enqueue(key, this.valAt[slot]!, 'cleared');
     }
     this.index.clear();
@@ -400,6 +438,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Remove every expired entry now; returns how many were removed. */
   purgeExpired(): number {
+    if (this.calling !== 0) throw this.reentered('purgeExpired');
     if (this.wheel === null) return 0;
     const before = this.expirations;
     this.wheel.purgeCurrent(this.clock(), this.expireSlot);
@@ -409,6 +448,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Change the bounds; evicts down to them at once. */
   resize(bounds: { maxEntries?: number | undefined; maxWeight?: number | undefined }): void {
+    if (this.calling !== 0) throw this.reentered('resize');
     if (bounds === null || typeof bounds !== 'object') {
       throw new TypeError(`cortado: resize() takes { maxEntries?, maxWeight? }, got ${describe(bounds)}`);
     }
@@ -471,6 +511,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    * failed reload serves the stale value instead. Bad options reject with TypeError/RangeError.
    */
   fetch(key: K, options?: FetchOptions<K, V>): Promise<V> {
+    if (this.calling !== 0) return Promise.reject(this.reentered('fetch'));
     return this.loading().fetch(key, options);
   }
 
@@ -480,6 +521,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    * Rejects with a MissingKeyError when loadAll leaves a requested key out.
    */
   fetchAll(keys: Iterable<K>, options?: FetchAllOptions<K, V>): Promise<Map<K, V>> {
+    if (this.calling !== 0) return Promise.reject(this.reentered('fetchAll'));
     return this.loading().fetchAll(keys, options);
   }
 
@@ -536,17 +578,41 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
   /** @internal A fetch() served this slot: a hit, like get() (idle expiry pushed back when fresh). */
   _hit(slot: number, fresh: boolean): void {
-    if (fresh && this.idleTtl > 0) this.touch(slot);
+    if (fresh && this.idleTtl > 0) this.touch(slot, this.clock());
     this.policy.onAccess(slot);
     this.hits++;
+    if (hitChannel.hasSubscribers) hitChannel.publish({ cache: this, key: this.keyAt[slot] });
   }
-  /** @internal */ _miss(): void {
+  /** @internal */ _miss(key: K): void {
     this.misses++;
+    if (missChannel.hasSubscribers) missChannel.publish({ cache: this, key });
+  }
+  /** @internal True when a value needs a weight that only set()/fetch() options can give (maxWeight, no weigher). */
+  get _needsWeight(): boolean {
+    return this._weighted && this.weigher === undefined;
+  }
+  /**
+   * @internal Run a write on behalf of a load: errors thrown by onRemove listeners do not
+   * change the load's outcome (the write took effect); they are rethrown on the next tick, as
+   * Node does for a diagnostics_channel subscriber that throws.
+   */
+  _quietly<R>(op: () => R): R {
+    this.quiet++;
+    try {
+      return op();
+    } finally {
+      this.quiet--;
+    }
   }
   /** @internal Remove an entry past its stale window. */
   _expire(slot: number): void {
     this.removeSlot(slot, 'expired', true);
-    this.deliver();
+    this.quiet++;
+    try {
+      this.deliver();
+    } finally {
+      this.quiet--;
+    }
   }
 
   /** Counters since the cache was created. */
@@ -594,6 +660,39 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     return { ttl, weight };
   }
 
+  /** The user's clock, checked: it must return a number, and may not call into the cache. */
+  private checkedClock(user: () => number): () => number {
+    return () => {
+      this.calling++;
+      let t: unknown;
+      try {
+        t = user();
+      } finally {
+        this.calling--;
+      }
+      if (typeof t !== 'number' || !Number.isFinite(t)) {
+        throw new TypeError(`cortado: clock must return a finite number of milliseconds, got ${describe(t)}`);
+      }
+      return t;
+    };
+  }
+
+  private reentered(op: string): ReentrancyError {
+    return new ReentrancyError(
+      `cortado: ${op}() was called from inside a weigher, shouldUpdate or clock callback; the cache is read-only there (peek, has, ttlOf, size and iteration work)`,
+    );
+  }
+
+  /** Ask shouldUpdate whether `value` may replace `old` (a callback: the cache is read-only meanwhile). */
+  private approve(old: V, value: V, key: K): boolean {
+    this.calling++;
+    try {
+      return this.validator!(old, value, key);
+    } finally {
+      this.calling--;
+    }
+  }
+
   /** The weight a new value will have; throws before any change when it is invalid. */
   /** @internal The hash of the key in `slot`, computed (for policies that do not keep it). */
   _hashAt(slot: number): number {
@@ -606,13 +705,20 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this.weigher === undefined) {
       throw new TypeError('cortado: this cache has maxWeight but no weigher; pass { weight } to set() or give a weigher option');
     }
-    return checkWeight('weigher result', this.weigher(value, key));
+    this.calling++;
+    let w: number;
+    try {
+      w = this.weigher(value, key);
+    } finally {
+      this.calling--;
+    }
+    return checkWeight('weigher result', w);
   }
 
-  private insert(key: K, value: V, given: number, ttl: number): boolean {
-    const w = this.weigh(key, value, given);
+  /** Store a new entry of weight `w`; `now` is the clock read before anything changed. */
+  private insert(key: K, value: V, w: number, ttl: number, now: number): boolean {
     if (w > this._maxWeight) return this.refuse(key, value);
-    if (this.wheel !== null) this.wheel.advance(this.clock(), this.expireSlot);
+    if (this.wheel !== null) this.wheel.advance(now, this.expireSlot);
     const hash = this.needsHash ? hashKey(key, this._seed) : 0;
     const policy = this.policy;
     policy.recordMiss(hash);
@@ -630,8 +736,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this._storeHash) this._hashes[slot] = hash;
     this.index.set(key, slot);
     this.totalWeight += w;
-    if (this.expiring) this.scheduleWrite(slot, ttl);
-    if (this.refreshAfter > 0) this.writtenAt[slot] = this.clock();
+    if (this.expiring) this.scheduleWrite(slot, ttl, now);
+    if (this.refreshAfter > 0) this.writtenAt[slot] = now;
     policy.onInsert(slot);
     this.inserts++;
     this.deliver();
@@ -652,18 +758,27 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     const found = index.get(key);
     const policy = this.policy;
     if (found !== undefined) {
+      const old = this.valAt[found];
       this.valAt[found] = value;
       policy.onUpdate(found, 1);
       this.updates++;
+      if (removeChannel.hasSubscribers && old !== value) removeChannel.publish({ cache: this, key, value: old, cause: 'replaced' });
+      if (setChannel.hasSubscribers) setChannel.publish({ cache: this, key, value, stored: true });
       return true;
     }
     const hash = this.needsHash ? hashKey(key, this._seed) : 0;
     policy.recordMiss(hash);
     let slot: number;
+    let victimKey: K | undefined;
+    let victimValue: V | undefined;
     if (index.size < this._maxEntries) slot = this.allocate();
     else {
       slot = policy.evictFor(hash, 1);
-      if (slot < 0) return this.noVictim(slot);
+      if (slot < 0) return this.noVictim(key, value, slot);
+      if (removeChannel.hasSubscribers) {
+        victimKey = this.keyAt[slot];
+        victimValue = this.valAt[slot];
+      }
       index.delete(this.keyAt[slot] as K);
       this.evictions++;
       this.evictedWeight++;
@@ -676,20 +791,25 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     index.set(key, slot);
     policy.onInsert(slot);
     this.inserts++;
+    if (victimValue !== undefined && removeChannel.hasSubscribers) {
+      removeChannel.publish({ cache: this, key: victimKey, value: victimValue, cause: 'evicted' });
+    }
+    if (setChannel.hasSubscribers) setChannel.publish({ cache: this, key, value, stored: true });
     return true;
   }
 
   /** setPlain() got REJECT (admission refused the newcomer) or NO_SLOT (a policy bug). */
-  private noVictim(slot: number): false {
+  private noVictim(key: K, value: V, slot: number): false {
     if (slot !== REJECT) throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
     this.rejections++;
+    if (removeChannel.hasSubscribers) removeChannel.publish({ cache: this, key, value, cause: 'rejected' });
+    if (setChannel.hasSubscribers) setChannel.publish({ cache: this, key, value, stored: false });
     return false;
   }
 
-  private update(slot: number, key: K, value: V, given: number, ttl: number): boolean {
+  /** Replace the live entry in `slot` with `value` of weight `w` (callbacks already ran). */
+  private update(slot: number, key: K, value: V, w: number, ttl: number, now: number): boolean {
     const old = this.valAt[slot] as V;
-    if (this.validator !== undefined && !this.validator(old, value, key)) return this.refuse(key, value);
-    const w = this.weigh(key, value, given);
     if (w > this._maxWeight) {
       // The old value is superseded by one that cannot be kept: drop both.
       this.removeSlot(slot, 'replaced', true);
@@ -701,8 +821,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.totalWeight += w - this._weights[slot]!;
       this._weights[slot] = w;
     }
-    if (this.expiring) this.scheduleWrite(slot, ttl);
-    if (this.refreshAfter > 0) this.writtenAt[slot] = this.clock();
+    if (this.expiring) this.scheduleWrite(slot, ttl, now);
+    if (this.refreshAfter > 0) this.writtenAt[slot] = now;
     this.policy.onUpdate(slot, oldCost);
     this.updates++;
     if (old !== value) this.enqueue(key, old, 'replaced');
@@ -785,9 +905,10 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Turn expiry on (at construction, or on the first per-call ttl). */
   private enableExpiry(): void {
+    const now = this.clock(); // first: a clock that throws leaves nothing half-enabled
     this.expiresAt = new Float64Array(this.slots).fill(NO_DEADLINE);
     if (this.idleTtl > 0) this.writeDeadline = new Float64Array(this.slots).fill(NO_DEADLINE);
-    this.wheel = new TimerWheel(this.slots, this.clock());
+    this.wheel = new TimerWheel(this.slots, now);
     this.expiring = true;
     this.plain = false;
   }
@@ -797,8 +918,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   /** Set deadlines after a write with time-to-live `ttl` (0: none). */
-  private scheduleWrite(slot: number, ttl: number): void {
-    const now = this.clock();
+  private scheduleWrite(slot: number, ttl: number, now: number): void {
     const write = ttl > 0 ? now + ttl : NO_DEADLINE;
     let deadline = write;
     if (this.idleTtl > 0) {
@@ -811,14 +931,16 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   /** A read pushes the idle deadline back. */
-  private touch(slot: number): void {
-    const deadline = Math.min(this.writeDeadline[slot]!, this.clock() + this.idleTtl);
+  private touch(slot: number, now: number): void {
+    const deadline = Math.min(this.writeDeadline[slot]!, now + this.idleTtl);
     this.expiresAt[slot] = deadline;
     this.wheel!.schedule(slot, deadline + this.retain);
   }
 
   private enqueue(key: K, value: V, cause: RemovalCause): void {
-    if (!this.listened) return;
+    if (!this.listened && !removeChannel.hasSubscribers) return;
+    // A Map key -0 is the key 0 (SameValueZero); report it as the Map would.
+    if ((key as unknown) === 0) key = 0 as K;
     const i = this.evCount++;
     this.evKeys[i] = key;
     this.evVals[i] = value;
@@ -835,6 +957,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (this.evCount === 0 || this.delivering) return;
     const listener = this.listener;
     const taps = this.taps;
+    const publish = removeChannel.hasSubscribers;
     this.delivering = true;
     let failed = false;
     let error: unknown;
@@ -845,6 +968,16 @@ export class Cache<K, V> implements Iterable<[K, V]> {
         this.evKeys[i] = undefined;
         this.evVals[i] = undefined;
         const cause = this.evCauses[i]!;
+        if (publish) {
+          try {
+            removeChannel.publish({ cache: this, key, value, cause });
+          } catch (e) {
+            if (!failed) {
+              failed = true;
+              error = e;
+            }
+          }
+        }
         if (taps !== null) {
           // Internal listeners first: a tier hears an eviction even when the user's throws.
           for (let t = 0; t < taps.length; t++) {
@@ -872,7 +1005,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.evCount = 0;
       this.delivering = false;
     }
-    if (failed) throw error;
+    if (!failed) return;
+    if (this.quiet === 0) throw error;
+    process.nextTick(() => {
+      throw error;
+    });
   }
 
   /**

@@ -50,3 +50,37 @@ export class MissingKeyError extends Error {
     this.key = key;
   }
 }
+
+/**
+ * A user callback called back into the cache in a way the cache refuses, to stay consistent.
+ *
+ * The rule (docs/loading.md, README "Callbacks"): `weigher`, `shouldUpdate` and `clock` run in
+ * the middle of an operation, so from inside them the cache is read-only (a write throws this
+ * error, and the clock may not call the cache at all); a loader may not fetch or delete its
+ * own key synchronously (that would wait on itself, or restart itself forever). `onRemove` runs
+ * once the cache is consistent and may do anything.
+ */
+export class ReentrancyError extends Error {
+  override readonly name = 'ReentrancyError';
+  readonly code = 'ERR_CORTADO_REENTRANT';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/**
+ * A fetch() gave up because its key was deleted during every one of its loads (each delete
+ * makes the load under way stale and starts another; after {@link LoadInvalidatedError.limit}
+ * in a row the callers are told instead of looping forever). The usual cause is a loader that
+ * deletes its own key.
+ */
+export class LoadInvalidatedError extends Error {
+  override readonly name = 'LoadInvalidatedError';
+  readonly code = 'ERR_CORTADO_LOAD_INVALIDATED';
+  /** How many loads in a row were invalidated. */
+  readonly limit: number;
+  constructor(message: string, limit: number) {
+    super(message);
+    this.limit = limit;
+  }
+}

@@ -1,7 +1,7 @@
 export { Cache, DEFAULT_POLICY } from './cache.js';
 export type { CacheOptions, CacheStats, PolicyName, RemovalCause, SetOptions } from './options.js';
 export type { BatchLoader, FetchAllOptions, FetchOptions, LoadContext, Loader } from './options.js';
-export { AbortError, LoaderMissingError, MissingKeyError, TimeoutError } from './errors.js';
+export { AbortError, LoaderMissingError, LoadInvalidatedError, MissingKeyError, ReentrancyError, TimeoutError } from './errors.js';
 export type { Policy, PolicyHost, HitCost } from './policies/policy.js';
 export { sizeOf } from './sizeof.js';
 export { memo } from './memo.js';

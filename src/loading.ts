@@ -27,7 +27,8 @@
  * Cost. The cache creates the Loads object on its first fetch; a cache that never fetches
  * pays one null check per write and nothing on a read hit.
  */
-import { AbortError, LoaderMissingError, MissingKeyError, TimeoutError } from './errors.js';
+import { AbortError, LoaderMissingError, LoadInvalidatedError, MissingKeyError, ReentrancyError, TimeoutError } from './errors.js';
+import { loadChannel } from './metrics/channels.js';
 import {
   type BatchLoader,
   type CacheOptions,
@@ -37,9 +38,19 @@ import {
   type SetOptions,
   checkDuration,
   checkFunction,
+  checkTimerDuration,
   checkWeight,
   describe,
+  MAX_EXACT,
 } from './options.js';
+
+/**
+ * Loads of one key invalidated in a row (each by a delete() or clear() while it ran) before
+ * the callers are told with a LoadInvalidatedError: a loader that deletes its own key would
+ * otherwise restart itself forever. Ten is far more than a key honestly churned by other
+ * writers needs, and bounds a synchronous restart chain to a shallow stack.
+ */
+export const MAX_INVALIDATIONS = 10;
 
 /** The loading options of a cache, validated. Durations in ms; 0 means off. */
 export interface LoadConfig<K, V> {
@@ -62,8 +73,8 @@ const NO_LOADING: LoadConfig<unknown, unknown> = Object.freeze({
 
 /** A stale window: a finite number of ms >= 0 (the store must know when to drop the entry). */
 function checkWindow(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new RangeError(`cortado: ${name} must be a finite number of milliseconds >= 0, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_EXACT) {
+    throw new RangeError(`cortado: ${name} must be a finite number of milliseconds >= 0 and up to 2^53 - 1, got ${describe(v)}`);
   }
   return v;
 }
@@ -88,7 +99,7 @@ export function readLoadOptions<K, V>(o: CacheOptions<K, V>): LoadConfig<K, V> |
     staleWhileRevalidate: o.staleWhileRevalidate === undefined ? 0 : checkWindow('staleWhileRevalidate', o.staleWhileRevalidate),
     staleIfError: o.staleIfError === undefined ? 0 : checkWindow('staleIfError', o.staleIfError),
     refreshAfter: o.refreshAfter === undefined ? 0 : checkDuration('refreshAfter', o.refreshAfter),
-    loadTimeout: o.loadTimeout === undefined ? 0 : checkDuration('loadTimeout', o.loadTimeout),
+    loadTimeout: o.loadTimeout === undefined ? 0 : checkTimerDuration('loadTimeout', o.loadTimeout),
   };
 }
 
@@ -108,7 +119,11 @@ export interface LoadHost<K, V> {
   _writtenAt(slot: number): number;
   /** Count a hit: tell the policy, and push back idle expiry when `fresh`. */
   _hit(slot: number, fresh: boolean): void;
-  _miss(): void;
+  _miss(key: K): void;
+  /** True when a value needs a weight given by the caller (maxWeight and no weigher). */
+  readonly _needsWeight: boolean;
+  /** Run a write for a load: listener errors do not change its outcome (they are rethrown later). */
+  _quietly<R>(op: () => R): R;
   /** Remove an entry that is past its stale window. */
   _expire(slot: number): void;
   set(key: K, value: V, options?: SetOptions): boolean;
@@ -130,6 +145,8 @@ class Load<K, V> {
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** Settled or timed out, and counted in the stats; any later outcome is ignored. */
   done = false;
+  /** True while the loader/loadAll call itself runs (its synchronous part). */
+  running = false;
   constructor(readonly startedAt: number) {}
 }
 
@@ -147,6 +164,8 @@ class Flight<K, V> {
     readonly loadAll: BatchLoader<K, V> | undefined,
     readonly ttl: number | undefined,
     readonly weight: number | undefined,
+    /** Loads of this key invalidated in a row before this one. */
+    readonly invalidations: number = 0,
   ) {}
 }
 
@@ -158,11 +177,37 @@ class Waiter<K, V> {
     readonly reject: (e: unknown) => void,
     readonly signal: AbortSignal | undefined,
     private readonly owner: Loads<K, V>,
+    /** The fetchAll() call this waiter belongs to: its one listener on the signal serves all. */
+    readonly group: WaiterGroup<K, V> | null = null,
   ) {}
   /** The caller's signal fired (EventListener object: no closure per waiter). */
   handleEvent(): void {
     this.owner.leave(this);
   }
+}
+
+/**
+ * The waiters of one fetchAll() that share a signal. One listener for the whole call, not
+ * one per key: a fetchAll of many keys would otherwise trip MaxListenersExceededWarning.
+ */
+class WaiterGroup<K, V> {
+  readonly waiters: Waiter<K, V>[] = [];
+  constructor(
+    readonly signal: AbortSignal,
+    private readonly owner: Loads<K, V>,
+  ) {}
+  handleEvent(): void {
+    for (const w of this.waiters) this.owner.leave(w);
+    this.waiters.length = 0;
+  }
+  /** The call settled: stop listening. */
+  done(): void {
+    this.signal.removeEventListener('abort', this);
+  }
+}
+
+function selfFetch(key: unknown): ReentrancyError {
+  return new ReentrancyError(`cortado: the loader of ${describe(key)} fetched its own key; it would wait for itself forever`);
 }
 
 function abortedBy(signal: AbortSignal): AbortError {
@@ -245,6 +290,10 @@ export class Loads<K, V> {
     if (loader === undefined) {
       throw new LoaderMissingError('cortado: fetch() needs a loader: give the cache a loader option or pass { loader } to fetch()');
     }
+    if (weight === undefined && this.host._needsWeight) {
+      // Checked before loading: the loaded value could not be stored anyway.
+      throw new TypeError('cortado: this cache has maxWeight but no weigher; pass { weight } to fetch() or give a weigher option');
+    }
     if (signal !== undefined && signal.aborted) throw abortedBy(signal);
 
     const kind = this.classify(key, force);
@@ -256,7 +305,10 @@ export class Loads<K, V> {
       return Promise.resolve(value as V);
     }
     const joined = this.table.get(key);
-    if (joined !== undefined) return this.wait(joined, signal);
+    if (joined !== undefined) {
+      if (joined.load.running) throw selfFetch(key);
+      return this.wait(joined, signal);
+    }
     const f = this.open(key, loader, ttl, weight, false);
     const p = this.wait(f, signal);
     this.callOne(f, value);
@@ -301,7 +353,11 @@ export class Loads<K, V> {
     if (loadAll === undefined && loader === undefined) {
       throw new LoaderMissingError('cortado: fetchAll() needs a loadAll or a loader: give the cache one or pass it to fetchAll()');
     }
+    if (this.host._needsWeight) {
+      throw new TypeError('cortado: this cache has maxWeight but no weigher, and fetchAll() takes no weight: give the cache a weigher option');
+    }
     if (signal !== undefined && signal.aborted) throw abortedBy(signal);
+    const group = signal === undefined ? null : new WaiterGroup<K, V>(signal, this);
 
     const uniq = [...new Set(keys)];
     const out: (V | Promise<V>)[] = new Array<V | Promise<V>>(uniq.length);
@@ -316,7 +372,10 @@ export class Loads<K, V> {
       this.found = undefined;
       if (kind === LOAD) {
         const joined = this.table.get(key);
-        if (joined !== undefined) out[i] = this.wait(joined, signal);
+        if (joined !== undefined) {
+          if (joined.load.running) throw selfFetch(key);
+          out[i] = this.wait(joined, signal, group);
+        }
         else {
           toLoad.push(key);
           stale.push(value);
@@ -339,19 +398,22 @@ export class Loads<K, V> {
         // An onRemove listener run by a lookup above may have started a load of this key.
         const joined = this.table.get(key);
         if (joined !== undefined) {
-          if (at >= 0) out[at] = this.wait(joined, signal);
+          if (at >= 0) out[at] = this.wait(joined, signal, group);
           continue;
         }
         const f =
           load !== null
             ? this.adopt(new Flight(key, load, at < 0, undefined, loadAll, ttl, undefined))
             : this.open(key, loader!, ttl, undefined, at < 0);
-        if (at >= 0) out[at] = this.wait(f, signal);
+        if (at >= 0) out[at] = this.wait(f, signal, group);
         if (load === null) this.callOne(f, stale[j]);
       }
       if (load !== null && load.flights.length > 0) this.callBatch(load);
     }
-    return Promise.all(out).then((values) => {
+    if (group !== null) signal!.addEventListener('abort', group, { once: true });
+    const all = Promise.all(out);
+    if (group !== null) all.then(() => group.done(), () => group.done());
+    return all.then((values) => {
       const m = new Map<K, V>();
       for (let i = 0; i < uniq.length; i++) m.set(uniq[i] as K, values[i] as V);
       return m;
@@ -429,7 +491,7 @@ export class Loads<K, V> {
     const h = this.host;
     const slot = h._slotOf(key);
     if (slot < 0) {
-      h._miss();
+      h._miss(key);
       this.found = undefined;
       return LOAD;
     }
@@ -439,7 +501,7 @@ export class Loads<K, V> {
     if (now < until) {
       this.found = value;
       if (force) {
-        h._miss();
+        h._miss(key);
         return LOAD;
       }
       h._hit(slot, true);
@@ -452,7 +514,7 @@ export class Loads<K, V> {
       this.found = value;
       return SERVE_AND_REFRESH;
     }
-    h._miss();
+    h._miss(key);
     if (age < this.retain) {
       this.found = value;
     } else {
@@ -473,11 +535,12 @@ export class Loads<K, V> {
     return f;
   }
 
-  private wait(f: Flight<K, V>, signal: AbortSignal | undefined): Promise<V> {
+  private wait(f: Flight<K, V>, signal: AbortSignal | undefined, group: WaiterGroup<K, V> | null = null): Promise<V> {
     return new Promise<V>((resolve, reject) => {
-      const w = new Waiter(f, resolve, reject, signal, this);
+      const w = new Waiter(f, resolve, reject, signal, this, group);
       f.waiters.push(w);
-      if (signal !== undefined) signal.addEventListener('abort', w, { once: true });
+      if (group !== null) group.waiters.push(w);
+      else if (signal !== undefined) signal.addEventListener('abort', w, { once: true });
     });
   }
 
@@ -485,11 +548,17 @@ export class Loads<K, V> {
     const load = f.load;
     this.arm(load);
     let r: Promise<V> | V;
+    const traced: Record<string, unknown> | null = loadChannel.hasSubscribers ? { cache: this.host, key: f.key } : null;
+    if (traced !== null) loadChannel.start.publish(traced);
+    load.running = true;
     try {
       r = f.loader!(f.key, { signal: load.controller.signal, staleValue });
     } catch (e) {
       r = Promise.reject(e);
+    } finally {
+      load.running = false;
     }
+    if (traced !== null) r = this.trace(traced, r);
     Promise.resolve(r).then(
       (v) => this.settleOne(load, v),
       (e: unknown) => this.fail(load, e),
@@ -500,14 +569,43 @@ export class Loads<K, V> {
     this.arm(load);
     const keys = load.flights.map((f) => f.key);
     let r: Promise<Map<K, V>> | Map<K, V>;
+    const traced: Record<string, unknown> | null = loadChannel.hasSubscribers ? { cache: this.host, keys } : null;
+    if (traced !== null) loadChannel.start.publish(traced);
+    load.running = true;
     try {
       r = load.flights[0]!.loadAll!(keys, { signal: load.controller.signal });
     } catch (e) {
       r = Promise.reject(e);
+    } finally {
+      load.running = false;
     }
+    if (traced !== null) r = this.trace(traced, r);
     Promise.resolve(r).then(
       (m) => this.settleBatch(load, m),
       (e: unknown) => this.fail(load, e),
+    );
+  }
+
+  /**
+   * Publish the end of a traced load on the `cortado:load` TracingChannel: `end` for the
+   * synchronous part, then `asyncStart`/`asyncEnd` (with `result`) or `error` when it settles.
+   */
+  private trace<R>(ctx: Record<string, unknown>, r: Promise<R> | R): Promise<R> {
+    loadChannel.end.publish(ctx);
+    return Promise.resolve(r).then(
+      (v) => {
+        ctx.result = v;
+        loadChannel.asyncStart.publish(ctx);
+        loadChannel.asyncEnd.publish(ctx);
+        return v;
+      },
+      (e: unknown) => {
+        ctx.error = e;
+        loadChannel.error.publish(ctx);
+        loadChannel.asyncStart.publish(ctx);
+        loadChannel.asyncEnd.publish(ctx);
+        throw e;
+      },
     );
   }
 
@@ -578,13 +676,14 @@ export class Loads<K, V> {
   private store(f: Flight<K, V>, v: V): void {
     this.detach(f);
     try {
-      if (v === undefined) this.host.delete(f.key);
-      else if (f.ttl === undefined && f.weight === undefined) this.host.set(f.key, v);
+      const h = this.host;
+      if (v === undefined) h._quietly(() => h.delete(f.key));
+      else if (f.ttl === undefined && f.weight === undefined) h._quietly(() => h.set(f.key, v));
       else {
         const o: SetOptions = {};
         if (f.ttl !== undefined) o.ttl = f.ttl;
         if (f.weight !== undefined) o.weight = f.weight;
-        this.host.set(f.key, v, o);
+        h._quietly(() => h.set(f.key, v, o));
       }
     } catch (e) {
       this.rejectAll(f, e);
@@ -631,7 +730,12 @@ export class Loads<K, V> {
   private invalidate(f: Flight<K, V>): void {
     this.drop(f, new AbortError('cortado: load invalidated: the key was deleted while it was loading'));
     if (f.waiters.length === 0) return;
-    const g = this.adopt(new Flight(f.key, new Load<K, V>(this.host._now()), f.background, f.loader, f.loadAll, f.ttl, f.weight));
+    const n = f.invalidations + 1;
+    if (n >= MAX_INVALIDATIONS) {
+      this.rejectAll(f, new LoadInvalidatedError(`cortado: gave up loading ${describe(f.key)}: the key was deleted during each of ${n} loads in a row (does the loader delete its own key?)`, n));
+      return;
+    }
+    const g = this.adopt(new Flight(f.key, new Load<K, V>(this.host._now()), f.background, f.loader, f.loadAll, f.ttl, f.weight, n));
     g.waiters = f.waiters;
     f.waiters = [];
     for (const w of g.waiters) w.flight = g;
@@ -643,7 +747,7 @@ export class Loads<K, V> {
     const ws = f.waiters;
     f.waiters = [];
     for (const w of ws) {
-      if (w.signal !== undefined) w.signal.removeEventListener('abort', w);
+      if (w.signal !== undefined && w.group === null) w.signal.removeEventListener('abort', w);
       w.resolve(v);
     }
   }
@@ -652,7 +756,7 @@ export class Loads<K, V> {
     const ws = f.waiters;
     f.waiters = [];
     for (const w of ws) {
-      if (w.signal !== undefined) w.signal.removeEventListener('abort', w);
+      if (w.signal !== undefined && w.group === null) w.signal.removeEventListener('abort', w);
       w.reject(e);
     }
   }

@@ -144,26 +144,46 @@ export function checkCount(name: string, v: unknown): number {
   return v;
 }
 
-/** A positive finite number (weight bound). */
+/**
+ * Largest weight, weight bound or duration accepted: above 2^53 a float64 sum or deadline is
+ * no longer exact, so accounting would drift (a weight of 2^53 plus 1 is still 2^53).
+ */
+export const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+
+/** A positive finite number up to 2^53 - 1 (weight bound). */
 export function checkPositive(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new RangeError(`cortado: ${name} must be a positive finite number, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_EXACT) {
+    throw new RangeError(`cortado: ${name} must be a positive finite number up to 2^53 - 1, got ${describe(v)}`);
   }
   return v;
 }
 
-/** A finite number >= 0 (an entry's weight). */
+/** A finite number >= 0 up to 2^53 - 1 (an entry's weight). */
 export function checkWeight(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new RangeError(`cortado: ${name} must be a finite number >= 0, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_EXACT) {
+    throw new RangeError(`cortado: ${name} must be a finite number >= 0 and up to 2^53 - 1, got ${describe(v)}`);
   }
   return v;
 }
 
-/** A duration in ms: a number >= 0 (Infinity allowed, meaning never); 0 means off. */
+/**
+ * A duration in ms: a number >= 0 and up to 2^53 - 1, or Infinity meaning never; 0 means off.
+ * (Deadlines are clock + duration: beyond 2^53 they would round.)
+ */
 export function checkDuration(name: string, v: unknown): number {
-  if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
-    throw new RangeError(`cortado: ${name} must be a number of milliseconds >= 0, got ${describe(v)}`);
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (v > MAX_EXACT && v !== Infinity)) {
+    throw new RangeError(`cortado: ${name} must be a number of milliseconds >= 0 and up to 2^53 - 1 (or Infinity), got ${describe(v)}`);
+  }
+  return v === Infinity ? 0 : v;
+}
+
+/** Longest delay a Node timer honours (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER = 2 ** 31 - 1;
+
+/** A duration that arms a timer: 0 (off) to 2^31 - 1 ms; Infinity means off. */
+export function checkTimerDuration(name: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (v > MAX_TIMER && v !== Infinity)) {
+    throw new RangeError(`cortado: ${name} must be a number of milliseconds from 0 to 2^31 - 1 (the longest timer Node honours), or Infinity for none, got ${describe(v)}`);
   }
   return v === Infinity ? 0 : v;
 }
