@@ -73,7 +73,7 @@ test('pack: prepare builds a clean copy, the tarball installs offline and import
 
   await t.test('the tarball holds the build, the types, the docs the README links to, and no tests', () => {
     const subs = builtSubpaths();
-    assert.ok(subs.includes('.'), `subpaths found: ${subs.join(', ')}`);
+    assert.ok(subs.includes('.') && subs.includes('./otel') && subs.includes('./prometheus'), `subpaths found: ${subs.join(', ')}`);
     for (const sub of subs) {
       const target = pkg.exports[sub] as { types: string; default: string };
       assert.ok(files.has(target.default.slice(2)), `${sub}: ${target.default} missing from the tarball`);
@@ -128,6 +128,61 @@ test('pack: prepare builds a clean copy, the tarball installs offline and import
     assert.doesNotMatch(stderr, /ExperimentalWarning/);
   });
 
+  await t.test('the metrics subpaths say which optional peer is missing', async () => {
+    writeFileSync(
+      join(proj, 'peers.mjs'),
+      [
+        `import { Cache } from '${pkg.name}';`,
+        `import { instrumentCache } from '${pkg.name}/otel';`,
+        `import { registerCache } from '${pkg.name}/prometheus';`,
+        `const c = new Cache({ maxEntries: 2 });`,
+        `const msgs = [];`,
+        `try { instrumentCache(c); } catch (e) { msgs.push(e.code + ' ' + e.message); }`,
+        `try { registerCache(c); } catch (e) { msgs.push(e.code + ' ' + e.message); }`,
+        `console.log(JSON.stringify(msgs));`,
+      ].join('\n'),
+    );
+    const msgs = JSON.parse((await run(process.execPath, ['peers.mjs'], proj)).stdout) as string[];
+    assert.equal(msgs.length, 2);
+    assert.match(msgs[0]!, /^ERR_CORTADO_PEER_MISSING .*@opentelemetry\/api/);
+    assert.match(msgs[1]!, /^ERR_CORTADO_PEER_MISSING .*prom-client/);
+  });
+
+  await t.test('with the peers installed, the metrics subpaths run from ESM', async () => {
+    // As `npm install @opentelemetry/api @opentelemetry/sdk-metrics prom-client` would (no registry here).
+    const modules = realpathSync(join(ROOT, 'node_modules'));
+    for (const peer of ['@opentelemetry/api', '@opentelemetry/sdk-metrics', 'prom-client']) {
+      mkdirSync(join(proj, 'node_modules', peer, '..'), { recursive: true });
+      symlinkSync(join(modules, peer), join(proj, 'node_modules', peer), 'dir');
+    }
+    writeFileSync(
+      join(proj, 'metrics.mjs'),
+      [
+        `import { Cache } from '${pkg.name}';`,
+        `import { instrumentCache } from '${pkg.name}/otel';`,
+        `import { registerCache } from '${pkg.name}/prometheus';`,
+        `import { Registry } from 'prom-client';`,
+        `import { metrics } from '@opentelemetry/api';`,
+        `import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';`,
+        `class Reader extends MetricReader { async onShutdown() {} async onForceFlush() {} }`,
+        `const reader = new Reader();`,
+        `metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));`,
+        `const cache = new Cache({ maxEntries: 10 });`,
+        `const registry = new Registry();`,
+        `const p = registerCache(cache, { registry, name: 'app' });`,
+        `const o = instrumentCache(cache, { name: 'app' });`,
+        `cache.get('missing');`,
+        `const text = await registry.metrics();`,
+        `const { resourceMetrics } = await reader.collect();`,
+        `const misses = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'cortado.cache.misses');`,
+        `p.stop(); o.stop();`,
+        `console.log(JSON.stringify({ prom: /cortado_cache_misses_total\\{cache="app"\\} 1/.test(text), otel: misses.dataPoints[0].value }));`,
+      ].join('\n'),
+    );
+    const out = JSON.parse((await run(process.execPath, ['metrics.mjs'], proj)).stdout) as { prom: boolean; otel: number };
+    assert.deepEqual(out, { prom: true, otel: 1 });
+  });
+
   await t.test('TypeScript: a strict NodeNext project type-checks against the shipped types (ESM and CommonJS files)', async () => {
     writeFileSync(
       join(proj, 'tsconfig.json'),
@@ -145,7 +200,7 @@ test('pack: prepare builds a clean copy, the tarball installs offline and import
           typeRoots: [join(realpathSync(join(ROOT, 'node_modules')), '@types')],
           types: ['node'],
         },
-        files: ['main.ts', 'legacy.cts'],
+        files: ['main.ts', 'legacy.cts', 'metrics.ts'],
       }),
     );
     writeFileSync(
@@ -180,6 +235,21 @@ test('pack: prepare builds a clean copy, the tarball installs offline and import
         `// @ts-expect-error keys are numbers`,
         `cache.get('x');`,
         `export = cache;`,
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(proj, 'metrics.ts'),
+      [
+        `import { Cache } from '${pkg.name}';`,
+        `import { instrumentCache, type Instrumentation } from '${pkg.name}/otel';`,
+        `import { registerCache, type Registration } from '${pkg.name}/prometheus';`,
+        `import { Registry } from 'prom-client';`,
+        `const cache = new Cache<string, number>({ maxEntries: 10 });`,
+        `const o: Instrumentation = instrumentCache(cache, { name: 'app', attributes: { region: 'eu' } });`,
+        `const p: Registration = registerCache(cache, { registry: new Registry(), labels: { region: 'eu' } });`,
+        `// @ts-expect-error label values are strings`,
+        `registerCache(cache, { labels: { shard: 1 } });`,
+        `export { o, p };`,
       ].join('\n'),
     );
     const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
