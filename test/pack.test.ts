@@ -256,3 +256,18 @@ test('pack: prepare builds a clean copy, the tarball installs offline and import
     await run(tsc, ['-p', 'tsconfig.json'], proj);
   });
 });
+
+test('docs: the lru-cache migration page covers every option and method of the installed lru-cache', () => {
+  const types = readFileSync(join(ROOT, 'node_modules', 'lru-cache', 'dist', 'esm', 'index.d.ts'), 'utf8');
+  const start = types.indexOf('interface OptionsBase<K, V, FC> {');
+  assert.ok(start > 0, "lru-cache's OptionsBase not found: update this test for the new lru-cache");
+  const body = types.slice(start, types.indexOf('\n    }\n', start));
+  const options = [...body.matchAll(/^ {8}([a-zA-Z]+)\??:/gm)].map((m) => m[1]!);
+  const cls = types.slice(types.indexOf('export declare class LRUCache'));
+  const members = new Set([...cls.matchAll(/^ {4}(?:get |static )?([a-zA-Z]+)[<(]/gm)].map((m) => m[1]!));
+  members.delete('constructor'); // covered as `new LRUCache(...)`
+  assert.ok(options.length >= 20 && members.size >= 30, `parsed ${options.length} options and ${members.size} members`);
+  const doc = readFileSync(join(ROOT, 'docs', 'migrating-from-lru-cache.md'), 'utf8');
+  const missing = [...options, ...members].filter((name) => !doc.includes('`' + name) && !doc.includes('.' + name + '('));
+  assert.deepEqual(missing, [], 'lru-cache names the migration page does not mention');
+});
