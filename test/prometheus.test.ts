@@ -240,3 +240,21 @@ test('prometheus: bad input is a TypeError naming the argument', () => {
   assert.throws(() => registerCache(cache, { registry: {} as never }), { name: 'TypeError', message: /registry must be a prom-client Registry/ });
   assert.equal(registry.getMetricsAsArray().length, 0);
 });
+
+test('prometheus: an OpenMetrics registry gets the same counters, and stop() still removes them after a scrape', async () => {
+  const registry = new (Registry as unknown as new (type: string) => Registry<'application/openmetrics-text; version=1.0.0; charset=utf-8'>)(Registry.OPENMETRICS_CONTENT_TYPE);
+  const cache = new Cache<string, number>({ maxEntries: 5 });
+  const handle = registerCache(cache, { registry, name: 'om' });
+  cache.get('x');
+  cache.set('x', 1);
+  cache.delete('x');
+  const text = await registry.metrics();
+  assert.match(text, /^# TYPE cortado_cache_misses counter$/m);
+  assert.match(text, /^cortado_cache_misses_total\{cache="om"\} 1$/m);
+  assert.match(text, /^cortado_cache_removals_total\{cache="om",cause="deleted"\} 1$/m);
+  assert.match(text, /# EOF\n$/);
+  handle.stop();
+  assert.equal(registry.getMetricsAsArray().length, 0);
+  const again = registerCache(cache, { registry, name: 'om' }); // and the names are free again
+  again.stop();
+});

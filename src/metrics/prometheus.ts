@@ -38,7 +38,7 @@ export type { StatsSource } from './otel.js';
 
 export interface RegisterOptions {
   /** The registry to register with. Default: prom-client's global `register`. */
-  registry?: Prom.Registry | undefined;
+  registry?: Prom.Registry<Prom.RegistryContentType> | undefined;
   /** Prefix of every metric name (default `'cortado_cache_'`). */
   prefix?: string | undefined;
   /** Value of the `cache` label that tells caches apart (default `'default'`). */
@@ -88,7 +88,7 @@ class Group {
 
   constructor(
     private readonly prom: PromModule,
-    private readonly registry: Prom.Registry,
+    private readonly registry: Prom.Registry<Prom.RegistryContentType>,
     readonly prefix: string,
     readonly labelNames: readonly string[],
   ) {
@@ -185,7 +185,7 @@ class Group {
 }
 
 const hub = new EventHub();
-const groups = new WeakMap<Prom.Registry, Map<string, Group>>();
+const groups = new WeakMap<Prom.Registry<Prom.RegistryContentType>, Map<string, Group>>();
 
 function checkLabels(labels: unknown): Labels {
   if (labels === undefined) return {};
