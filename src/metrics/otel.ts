@@ -165,6 +165,7 @@ export class EventHub {
   private readonly sinks = new Map<object, Sink[]>();
   /** Load start times by context (a WeakMap: a load that never settles leaves nothing behind). */
   private readonly started = new WeakMap<object, { at: number; clock: () => number }>();
+  private readonly clocks = new WeakMap<object, () => number>();
   private readonly onRemove = (message: unknown): void => {
     const m = message as { cache: object; cause: string };
     const sinks = this.sinks.get(m.cache);
@@ -175,7 +176,8 @@ export class EventHub {
       const ctx = message as LoadContext;
       const cache = ctx.cache as object;
       if (!this.sinks.has(cache)) return;
-      const clock = clockOf(cache);
+      let clock = this.clocks.get(cache);
+      if (clock === undefined) this.clocks.set(cache, (clock = clockOf(cache)));
       this.started.set(ctx, { at: clock(), clock });
     },
     // A synchronous trace (traceSync) ends here with result or error set; a promise's goes on.

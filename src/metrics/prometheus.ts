@@ -75,8 +75,9 @@ interface Member {
   counters: { metric: string; field: string; labels: Labels; scale: number }[];
   gauges: { metric: string; prop: (typeof GAUGES)[number][0] }[];
   sink: Sink;
-  causes: Set<string>;
-  outcomes: Set<string>;
+  /** The label sets of its removal and latency series, by cause and by outcome. */
+  byCause: Map<string, Labels>;
+  byOutcome: Map<string, Labels>;
 }
 
 /** The metric objects shared by every cache registered with one registry and prefix. */
@@ -260,8 +261,8 @@ export function registerCache(cache: StatsSource, options: RegisterOptions = {})
       stopped = true;
       hub.delete(source, member.sink);
       g.members.delete(member);
-      for (const cause of member.causes) g.removals.remove({ ...labels, cause });
-      for (const outcome of member.outcomes) g.latency.remove({ ...labels, outcome });
+      for (const l of member.byCause.values()) g.removals.remove(l);
+      for (const l of member.byOutcome.values()) g.latency.remove(l);
       if (g.members.size === 0) {
         g.unregister();
         byPrefix.delete(prefix);
@@ -271,6 +272,9 @@ export function registerCache(cache: StatsSource, options: RegisterOptions = {})
 }
 
 function newMember(g: Group, source: StatsSource, labels: Labels, identity: string): Member {
+  // Label sets per cause and outcome, made once: an event allocates nothing once each was seen.
+  const byCause = new Map<string, Labels>();
+  const byOutcome = new Map<string, Labels>();
   const member: Member = {
     source,
     labels,
@@ -282,17 +286,19 @@ function newMember(g: Group, source: StatsSource, labels: Labels, identity: stri
       scale: spec.scale ?? 1,
     })),
     gauges: GAUGES.filter(([prop]) => gaugeValue(source, prop) !== undefined).map(([prop, suffix, help]) => ({ metric: g.gauge(prop, suffix, help), prop })),
-    causes: new Set(),
-    outcomes: new Set(),
+    byCause,
+    byOutcome,
     sink: {
       removed(cause) {
-        member.causes.add(cause);
-        g.removals.inc({ ...labels, cause });
+        let l = byCause.get(cause);
+        if (l === undefined) byCause.set(cause, (l = { ...labels, cause }));
+        g.removals.inc(l);
       },
       loaded(seconds, failed) {
         const outcome = failed ? 'failure' : 'success';
-        member.outcomes.add(outcome);
-        g.latency.observe({ ...labels, outcome }, seconds);
+        let l = byOutcome.get(outcome);
+        if (l === undefined) byOutcome.set(outcome, (l = { ...labels, outcome }));
+        g.latency.observe(l, seconds);
       },
     },
   };
