@@ -5,4 +5,4 @@ export { AbortError, LoaderMissingError, LoadInvalidatedError, MissingKeyError, 
 export type { Policy, PolicyHost, HitCost } from './policies/policy.js';
 export { sizeOf } from './sizeof.js';
 export { memo } from './memo.js';
-export type { Memoized, MemoOptions, MemoValue } from './memo.js';
+export type { DefaultKeyArgs, MemoCache, Memoized, MemoOptions, MemoValue } from './memo.js';

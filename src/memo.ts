@@ -17,8 +17,10 @@
  * Keys. The default key is the single argument, when it is a primitive (or no argument at all):
  * objects compare by identity in a Map, so defaulting to an object argument would almost never
  * hit, and defaulting to JSON would silently merge or split keys (property order, undefined,
- * Dates, Maps). Any other call needs a `key` function, and without one it is a TypeError
- * before fn runs. A function declared with two or more parameters needs `key` at creation.
+ * Dates, Maps). Any other call needs a `key` function: without one it is a type error (the
+ * first overload of memo() accepts only functions of no or one primitive parameter), and at run
+ * time a TypeError before fn runs; a function declared with two or more parameters is refused
+ * at creation.
  *
  * `undefined` results are not stored (the cache never holds undefined: it reads as a miss), so
  * a function that answers "not found" with undefined runs again on every call for that key;
@@ -31,18 +33,23 @@ import { describe } from './options.js';
 /** The cache holds resolved values for an async fn. */
 export type MemoValue<R> = Awaited<R>;
 
-/** How memo() finds its cache and its keys. */
-export type MemoOptions<This, A extends unknown[], K, V> = (
+/** Where memo() keeps its results: a new cache (any Cache options, a bound required) or an existing one. */
+export type MemoCache<K, V> =
   | (CacheOptions<K, V> & { cache?: undefined })
   | {
       /** An existing cache to keep the results in (shared with other code if you like). */
       cache: Cache<K, V>;
-    }
-) & {
+    };
+
+/** Arguments memo() can key by default: none, or one primitive. */
+export type DefaultKeyArgs = [] | [string | number | boolean | bigint | symbol | null | undefined];
+
+/** How memo() finds its cache and its keys. */
+export type MemoOptions<This, A extends unknown[], K, V> = MemoCache<K, V> & {
   /**
    * The cache key for a call. Default: the only argument when it is a primitive (string, number,
    * boolean, bigint, symbol, null, undefined), or `undefined` for a call without arguments; any
-   * other call needs this function. Called with the same `this` as fn.
+   * other call needs this function (the types require it). Called with the same `this` as fn.
    */
   key?: ((this: This, ...args: A) => K) | undefined;
 };
@@ -84,7 +91,15 @@ function defaultKey(args: readonly unknown[]): unknown {
  * Memoize `fn` over a Cache. Options: a bound and any other Cache option (a new cache is made),
  * or `cache` (an existing one); and `key` (see MemoOptions).
  */
-export function memo<This, A extends unknown[], R, K = A[0]>(
+export function memo<This, A extends DefaultKeyArgs, R>(
+  fn: (this: This, ...args: A) => R,
+  options: MemoCache<A[0], MemoValue<R>> & { key?: undefined },
+): Memoized<This, A, R, A[0]>;
+export function memo<This, A extends unknown[], R, K>(
+  fn: (this: This, ...args: A) => R,
+  options: MemoCache<K, MemoValue<R>> & { key: (this: This, ...args: A) => K },
+): Memoized<This, A, R, K>;
+export function memo<This, A extends unknown[], R, K>(
   fn: (this: This, ...args: A) => R,
   options: MemoOptions<This, A, K, MemoValue<R>>,
 ): Memoized<This, A, R, K> {

@@ -94,17 +94,17 @@ test('memo: `this` is the caller\'s, for fn and for key', () => {
 
 test('memo: the default key is a single primitive argument; anything else needs options.key, before fn runs', () => {
   let calls = 0;
-  const f = memo((x: unknown) => {
+  const f = memo((x: string | number | null | undefined) => {
     calls++;
     return String(x);
-  }, { maxEntries: 10 });
+  }, { maxEntries: 10 }) as unknown as (...args: unknown[]) => string;
   assert.equal(f(1), '1');
   assert.equal(f('1'), '1'); // a different key: 1 and '1' do not collide
   assert.equal(f(null), 'null');
   assert.equal(f(undefined), 'undefined');
   assert.equal(calls, 4);
   assert.throws(() => f({ id: 1 }), { name: 'TypeError', message: /has an object: pass options\.key/ });
-  assert.throws(() => (f as (...a: unknown[]) => string)(1, 2), { name: 'TypeError', message: /2 arguments.*options\.key/ });
+  assert.throws(() => f(1, 2), { name: 'TypeError', message: /2 arguments.*options\.key/ });
   assert.equal(calls, 4);
 
   const noArgs = memo(() => {
@@ -115,7 +115,12 @@ test('memo: the default key is a single primitive argument; anything else needs 
   assert.equal(noArgs(), 'once');
   assert.equal(calls, 5);
 
+  // The types require options.key wherever the default cannot make a key.
+  // @ts-expect-error a function of two parameters needs options.key
   assert.throws(() => memo((a: number, b: number) => a + b, { maxEntries: 10 }), { name: 'TypeError', message: /2 parameters.*options\.key/ });
+  // @ts-expect-error an object argument needs options.key
+  const byObject = memo((o: { id: number }) => o.id, { maxEntries: 10 });
+  assert.throws(() => (byObject as unknown as (o: object) => number)({ id: 1 }), { name: 'TypeError', message: /has an object: pass options\.key/ });
   const add = memo((a: number, b: number) => {
     calls++;
     return a + b;
