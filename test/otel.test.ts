@@ -285,3 +285,33 @@ test('otel: bad input is a TypeError naming the argument', () => {
   assert.throws(() => instrumentCache(new Cache({ maxEntries: 1 }), { meter, attributes: 3 as never }), { name: 'TypeError', message: /attributes must be an object/ });
   assert.equal(dc.hasSubscribers('cortado:remove'), false);
 });
+
+test('otel: a layered source (TieredCache) exports its memory and each tier as cortado.cache.tier.* with cache.tier', async (t) => {
+  const { provider, collect } = setup();
+  t.after(() => provider.shutdown());
+  const state = {
+    hits: 10,
+    misses: 4,
+    loads: 3,
+    loadFailures: 1,
+    memory: { hits: 7, misses: 7, hitRatio: 0.5, evictions: 5 },
+    tiers: [
+      { name: 'disk', write: 'on-evict', hits: 2, writes: 6, bytesWritten: 600, inFlightBytes: 128 },
+      { name: 'redis', write: 'through', hits: 1, writes: 9, bytesWritten: 900, inFlightBytes: 0 },
+    ],
+  };
+  const handle = instrumentCache({ stats: () => structuredClone(state) }, { meter: provider.getMeter('test'), name: 'users' });
+  t.after(() => handle.stop());
+  state.tiers[0]!.writes++;
+  state.tiers[0]!.inFlightBytes = 64;
+  const points = await collect();
+  const top = { 'cache.name': 'users' };
+  assert.equal(value(points, 'cortado.cache.hits', top), 10);
+  assert.equal(value(points, 'cortado.cache.loads', { ...top, outcome: 'success' }), 3);
+  assert.equal(value(points, 'cortado.cache.tier.hits', { ...top, 'cache.tier': 'memory' }), 7);
+  assert.equal(value(points, 'cortado.cache.tier.evictions', { ...top, 'cache.tier': 'memory' }), 5);
+  assert.equal(value(points, 'cortado.cache.tier.writes', { ...top, 'cache.tier': 'disk' }), 7);
+  assert.equal(value(points, 'cortado.cache.tier.bytes_written', { ...top, 'cache.tier': 'redis' }), 900);
+  assert.equal(value(points, 'cortado.cache.tier.in_flight', { ...top, 'cache.tier': 'disk' }), 64);
+  assert.equal(value(points, 'cortado.cache.tier.hit_ratio'), undefined);
+});

@@ -168,9 +168,9 @@ test('prometheus: several caches share one set of metrics, one label set each; s
   const hb = registerCache(b, { registry, name: 'b', labels: { team: 'y' } });
   t.after(() => hb.stop());
   assert.throws(() => registerCache(new Cache({ maxEntries: 1 }), { registry, name: 'a', labels: { team: 'x' } }), /already registered.*own name/);
-  assert.throws(() => registerCache(new Cache({ maxEntries: 1 }), { registry, name: 'z', labels: { tier: 'x' } }), {
+  assert.throws(() => registerCache(new Cache({ maxEntries: 1 }), { registry, name: 'z', labels: { zone: 'x' } }), {
     name: 'TypeError',
-    message: /same names.*\(team\), got tier/,
+    message: /same names.*\(team\), got zone/,
   });
   a.get(1);
   b.get(1);
@@ -218,11 +218,11 @@ test('prometheus: any object with stats() can be registered (the extension point
       return { ...this.counters };
     },
   };
-  const handle = registerCache(tier, { registry, name: 'users', labels: { tier: 'disk' } });
+  const handle = registerCache(tier, { registry, name: 'users', labels: { store: 'disk' } });
   t.after(() => handle.stop());
   tier.counters.hits++;
   const s = await scrape(registry);
-  const labels = { cache: 'users', tier: 'disk' };
+  const labels = { cache: 'users', store: 'disk' };
   assert.equal(value(s, 'cortado_cache_hits_total', labels), 6);
   assert.equal(value(s, 'cortado_cache_written_bytes_total', labels), 4096);
   assert.equal(value(s, 'cortado_cache_compactions_total', labels), 3);
@@ -235,6 +235,7 @@ test('prometheus: bad input is a TypeError naming the argument', () => {
   assert.throws(() => registerCache(undefined as never, { registry }), { name: 'TypeError', message: /registerCache\(\) needs a Cache/ });
   assert.throws(() => registerCache(cache, { registry, prefix: '1x' }), { name: 'TypeError', message: /prefix must match/ });
   assert.throws(() => registerCache(cache, { registry, labels: { cache: 'x' } }), { name: 'TypeError', message: /label "cache" is set by cortado/ });
+  assert.throws(() => registerCache(cache, { registry, labels: { tier: 'x' } }), { name: 'TypeError', message: /label "tier" is set by cortado/ });
   assert.throws(() => registerCache(cache, { registry, labels: { 'bad-name': 'x' } }), { name: 'TypeError', message: /not a Prometheus label name/ });
   assert.throws(() => registerCache(cache, { registry, labels: { n: 1 as never } }), { name: 'TypeError', message: /label "n" must be a string/ });
   assert.throws(() => registerCache(cache, { registry: {} as never }), { name: 'TypeError', message: /registry must be a prom-client Registry/ });
@@ -257,4 +258,44 @@ test('prometheus: an OpenMetrics registry gets the same counters, and stop() sti
   assert.equal(registry.getMetricsAsArray().length, 0);
   const again = registerCache(cache, { registry, name: 'om' }); // and the names are free again
   again.stop();
+});
+
+/** What a TieredCache's stats() looks like (src/tiered/tiered-cache.ts): top-level counters, memory's CacheStats, one entry per tier. */
+function layeredSource() {
+  const state = {
+    hits: 10,
+    misses: 4,
+    loads: 3,
+    loadFailures: 1,
+    promotions: 2,
+    memory: { hits: 7, misses: 7, hitRatio: 0.5, evictions: 5 },
+    tiers: [
+      { name: 'disk', write: 'on-evict', hits: 2, misses: 5, writes: 6, bytesWritten: 600, inFlightBytes: 128, spills: 6 },
+      { name: 'redis', write: 'through', hits: 1, misses: 4, writes: 9, bytesWritten: 900, inFlightBytes: 0, spills: 0 },
+    ],
+  };
+  return { state, source: { stats: () => structuredClone(state) } };
+}
+
+test('prometheus: a layered source (TieredCache) exports its memory and each tier with a tier label', async (t) => {
+  const registry = new Registry();
+  const { state, source } = layeredSource();
+  const handle = registerCache(source, { registry, name: 'users' });
+  t.after(() => handle.stop());
+  state.tiers[0]!.writes++;
+  state.tiers[0]!.inFlightBytes = 64;
+  const s = await scrape(registry);
+  assert.equal(value(s, 'cortado_cache_hits_total', { cache: 'users' }), 10);
+  assert.equal(value(s, 'cortado_cache_loads_total', { cache: 'users', outcome: 'success' }), 3);
+  assert.equal(value(s, 'cortado_cache_loads_total', { cache: 'users', outcome: 'failure' }), 1);
+  assert.equal(value(s, 'cortado_cache_tier_hits_total', { cache: 'users', tier: 'memory' }), 7);
+  assert.equal(value(s, 'cortado_cache_tier_evictions_total', { cache: 'users', tier: 'memory' }), 5);
+  assert.equal(value(s, 'cortado_cache_tier_hits_total', { cache: 'users', tier: 'disk' }), 2);
+  assert.equal(value(s, 'cortado_cache_tier_writes_total', { cache: 'users', tier: 'disk' }), 7);
+  assert.equal(value(s, 'cortado_cache_tier_written_bytes_total', { cache: 'users', tier: 'redis' }), 900);
+  assert.equal(value(s, 'cortado_cache_tier_in_flight_bytes', { cache: 'users', tier: 'disk' }), 64);
+  assert.equal(s.types.get('cortado_cache_tier_in_flight_bytes'), 'gauge');
+  assert.equal(s.types.get('cortado_cache_tier_spills_total'), 'counter');
+  assert.ok(!s.samples.some((x) => x.name.includes('ratio')), 'ratios are not exported');
+  assert.ok(!s.samples.some((x) => x.labels.tier === undefined && x.name.startsWith('cortado_cache_tier_')), 'every tier series has a tier label');
 });

@@ -19,9 +19,11 @@
  * loaded here sees the provider the application registered through `import`).
  *
  * Extension point: anything with `stats()` whose numeric fields are counters since creation
- * (a tier's TierStats, a TieredCache) can be instrumented the same way: known fields get the
- * names in STAT_FIELDS, any other numeric field `cortado.cache.<snake_case>`; `size`, `weight`,
- * `maxEntries` and `maxWeight` are read when present. Events exist only for a Cache.
+ * (a Tier, a TieredCache) can be instrumented the same way: known fields get the names in
+ * STAT_FIELDS, any other numeric field `cortado.cache.<snake_case>`; a layered source's
+ * `memory` stats and each of its named `tiers` become `cortado.cache.tier.*` series with a
+ * `cache.tier` attribute; `size`, `weight`, `maxEntries` and `maxWeight` are read when
+ * present. Events exist only for a Cache.
  *
  * There are no OpenTelemetry semantic conventions for caches; the names follow the general
  * rules (dot namespaces, UCUM units, seconds for durations, attributes for dimensions) and are
@@ -78,9 +80,17 @@ export interface FieldSpec {
   readonly split?: readonly [string, string];
   /** Multiply by this (ms -> s). */
   readonly scale?: number;
+  /** A current level (exported as a gauge), not a counter since creation. */
+  readonly gauge?: boolean;
 }
 
-function fieldSpec(otel: string, prom: string, unit: string, help: string, extra?: { split?: readonly [string, string]; scale?: number }): FieldSpec {
+function fieldSpec(
+  otel: string,
+  prom: string,
+  unit: string,
+  help: string,
+  extra?: { split?: readonly [string, string]; scale?: number; gauge?: boolean },
+): FieldSpec {
   return { otel, prom, unit, help, ...extra };
 }
 
@@ -100,25 +110,63 @@ export const STAT_FIELDS: Readonly<Record<string, FieldSpec>> = {
   loadSuccesses: fieldSpec('loads', 'loads', '{load}', LOADS_HELP, { split: ['outcome', 'success'] }),
   loadFailures: fieldSpec('loads', 'loads', '{load}', LOADS_HELP, { split: ['outcome', 'failure'] }),
   totalLoadTime: fieldSpec('load.time', 'load_seconds', 's', "Total time spent in counted loads, by the cache's clock.", { scale: 1e-3 }),
-  // TierStats (src/tiered/tier.ts)
+  // TieredStats (src/tiered/tiered-cache.ts): `loads` counts the loads that succeeded
+  loads: fieldSpec('loads', 'loads', '{load}', LOADS_HELP, { split: ['outcome', 'success'] }),
+  // TierStats (src/tiered/tier.ts) and TieredLayerStats
   writes: fieldSpec('writes', 'writes', '{write}', 'Completed sets.'),
   bytesWritten: fieldSpec('bytes_written', 'written_bytes', 'By', 'Bytes accepted by completed sets.'),
   rejected: fieldSpec('rejected', 'rejected', '{write}', 'Sets the tier declined to keep.'),
   errors: fieldSpec('errors', 'errors', '{error}', 'Calls that failed with an error of the backing store.'),
   corruptions: fieldSpec('corruptions', 'corruptions', '{item}', 'Items whose bytes failed verification.'),
+  inFlightBytes: fieldSpec('in_flight', 'in_flight_bytes', 'By', 'Bytes of spills queued or being written now.', { gauge: true }),
 };
 
-/** @internal Fields of stats() that are not counters. */
-const NOT_COUNTERS = new Set(['hitRatio']);
+/** @internal Fields of stats() that are not exported (a ratio of counters already exported). */
+const SKIPPED = new Set(['hitRatio']);
 
-/** @internal The counter fields of a source, with how each is exported (unknown fields by snake_case name). */
-export function statFields(source: StatsSource): [field: string, spec: FieldSpec][] {
-  const out: [string, FieldSpec][] = [];
-  for (const [field, v] of Object.entries(source.stats())) {
-    if (typeof v !== 'number' || NOT_COUNTERS.has(field)) continue;
-    const known = STAT_FIELDS[field];
-    const name = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/[^a-z0-9_]/g, '_');
-    out.push([field, known ?? { otel: name, prom: name, unit: '1', help: `The ${field} counter of stats().` }]);
+/** @internal One exported series of a source's stats(): which metric, which layer, how to read it. */
+export interface Series {
+  readonly spec: FieldSpec;
+  /** The layer a nested field belongs to ('memory', or a tier's name); undefined at the top level. */
+  readonly layer: string | undefined;
+  read(stats: Record<string, unknown>): unknown;
+}
+
+function record(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function specOf(field: string): FieldSpec {
+  const known = STAT_FIELDS[field];
+  if (known !== undefined) return known;
+  const name = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/[^a-z0-9_]/g, '_');
+  return { otel: name, prom: name, unit: '1', help: `The ${field} counter of stats().` };
+}
+
+/**
+ * @internal The series of a source, found in one stats() snapshot: every numeric top-level
+ * field, and, for a layered source (a TieredCache), the numeric fields of `memory` (layer
+ * 'memory') and of each element of `tiers` that has a string `name` (layer = that name).
+ */
+export function statSeries(source: StatsSource): Series[] {
+  const out: Series[] = [];
+  const add = (fields: Record<string, unknown>, layer: string | undefined, at: (s: Record<string, unknown>) => Record<string, unknown> | undefined): void => {
+    for (const [field, v] of Object.entries(fields)) {
+      if (typeof v !== 'number' || SKIPPED.has(field)) continue;
+      out.push({ spec: specOf(field), layer, read: (s) => at(s)?.[field] });
+    }
+  };
+  const snapshot = source.stats() as Record<string, unknown>;
+  add(snapshot, undefined, (s) => s);
+  const memory = record(snapshot.memory);
+  if (memory !== undefined) add(memory, 'memory', (s) => record(s.memory));
+  if (Array.isArray(snapshot.tiers)) {
+    snapshot.tiers.forEach((t: unknown, i: number) => {
+      const tier = record(t);
+      if (tier !== undefined && typeof tier.name === 'string') {
+        add(tier, tier.name, (s) => (Array.isArray(s.tiers) ? record(s.tiers[i]) : undefined));
+      }
+    });
   }
   return out;
 }
@@ -292,27 +340,32 @@ export function instrumentCache(cache: StatsSource, options: InstrumentOptions =
     throw new Error(`cortado: a cache with attributes ${identity} is already instrumented on this meter: give each cache its own name`);
   }
 
-  const counters = new Map<string, Observable>();
-  const observed: [field: string, instrument: Observable, attributes: Attributes, scale: number][] = [];
-  for (const [field, spec] of statFields(source)) {
-    let instrument = counters.get(spec.otel);
+  const byName = new Map<string, Observable>();
+  const observed: [series: Series, instrument: Observable, attributes: Attributes, scale: number][] = [];
+  for (const series of statSeries(source)) {
+    const { spec, layer } = series;
+    const metric = `cortado.cache.${layer === undefined ? '' : 'tier.'}${spec.otel}`;
+    let instrument = byName.get(metric);
     if (instrument === undefined) {
-      instrument = meter.createObservableCounter(`cortado.cache.${spec.otel}`, { unit: spec.unit, description: spec.help });
-      counters.set(spec.otel, instrument);
+      const o = { unit: spec.unit, description: spec.help };
+      instrument = spec.gauge === true ? meter.createObservableUpDownCounter(metric, o) : meter.createObservableCounter(metric, o);
+      byName.set(metric, instrument);
     }
-    const attrs = spec.split === undefined ? base : { ...base, [spec.split[0]]: spec.split[1] };
-    observed.push([field, instrument, attrs, spec.scale ?? 1]);
+    let attrs = base;
+    if (layer !== undefined) attrs = { ...attrs, 'cache.tier': layer };
+    if (spec.split !== undefined) attrs = { ...attrs, [spec.split[0]]: spec.split[1] };
+    observed.push([series, instrument, attrs, spec.scale ?? 1]);
   }
   const gauges: [prop: (typeof GAUGES)[number][0], instrument: Observable][] = [];
   for (const [prop, metric, unit, help] of GAUGES) {
     if (gaugeValue(source, prop) === undefined) continue;
     gauges.push([prop, meter.createObservableUpDownCounter(`cortado.cache.${metric}`, { unit, description: help })]);
   }
-  const instruments = [...counters.values(), ...gauges.map(([, g]) => g)];
+  const instruments = [...byName.values(), ...gauges.map(([, g]) => g)];
   const callback = (result: BatchObservableResult): void => {
     const stats = source.stats() as Record<string, unknown>;
-    for (const [field, instrument, attrs, scale] of observed) {
-      const v = stats[field];
+    for (const [series, instrument, attrs, scale] of observed) {
+      const v = series.read(stats);
       if (typeof v === 'number' && Number.isFinite(v)) result.observe(instrument, v * scale, attrs);
     }
     for (const [prop, instrument] of gauges) {

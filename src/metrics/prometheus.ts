@@ -31,7 +31,8 @@ import {
   checkSource,
   gaugeValue,
   loadPeer,
-  statFields,
+  statSeries,
+  type Series,
 } from './otel.js';
 
 export type { StatsSource } from './otel.js';
@@ -56,7 +57,7 @@ type Labels = Record<string, string>;
 type PromModule = typeof Prom;
 
 /** Label names this module sets itself (a user label may not take them). */
-const RESERVED = new Set(['cache', 'cause', 'outcome', 'le', 'quantile']);
+const RESERVED = new Set(['cache', 'tier', 'cause', 'outcome', 'le', 'quantile']);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -72,7 +73,7 @@ interface Member {
   source: StatsSource;
   labels: Labels;
   identity: string;
-  counters: { metric: string; field: string; labels: Labels; scale: number }[];
+  series: { metric: string; series: Series; labels: Labels; scale: number }[];
   gauges: { metric: string; prop: (typeof GAUGES)[number][0] }[];
   sink: Sink;
   /** The label sets of its removal and latency series, by cause and by outcome. */
@@ -124,31 +125,48 @@ class Group {
     return metric;
   }
 
-  /** The counter fed by stats() fields of this spec, created on first use. */
-  counter(spec: FieldSpec): string {
-    const name = `${this.prefix}${spec.prom}_total`;
+  /**
+   * The metric fed by a stats() series (a counter, or a gauge for a level such as
+   * inFlightBytes), created on first use; per-layer series get `tier_` and a `tier` label.
+   */
+  statMetric(spec: FieldSpec, layered: boolean): string {
+    const name = `${this.prefix}${layered ? 'tier_' : ''}${spec.prom}${spec.gauge === true ? '' : '_total'}`;
     if (this.metrics.has(name)) return name;
     const group = this;
-    const labelNames = spec.split === undefined ? [...this.labelNames] : [...this.labelNames, spec.split[0]];
+    const labelNames = [...this.labelNames];
+    if (layered) labelNames.push('tier');
+    if (spec.split !== undefined) labelNames.push(spec.split[0]);
+    /** Each member's values of this metric, from one stats() snapshot per member. */
+    const each = (record: (labels: Labels, value: number) => void): void => {
+      for (const m of group.members) {
+        let stats: Record<string, unknown> | undefined;
+        for (const c of m.series) {
+          if (c.metric !== name) continue;
+          stats ??= m.source.stats() as Record<string, unknown>;
+          const v = c.series.read(stats);
+          if (typeof v === 'number' && Number.isFinite(v)) record(c.labels, v * c.scale);
+        }
+      }
+    };
+    const config = { name, help: spec.help, labelNames, registers: [] };
     this.add(
-      new this.prom.Counter({
-        name,
-        help: spec.help,
-        labelNames,
-        registers: [],
-        collect(this: Prom.Counter<string>) {
-          this.reset();
-          for (const m of group.members) {
-            let stats: Record<string, unknown> | undefined;
-            for (const c of m.counters) {
-              if (c.metric !== name) continue;
-              stats ??= m.source.stats() as Record<string, unknown>;
-              const v = stats[c.field];
-              if (typeof v === 'number' && Number.isFinite(v) && v >= 0) this.inc(c.labels, v * c.scale);
-            }
-          }
-        },
-      }),
+      spec.gauge === true
+        ? new this.prom.Gauge({
+            ...config,
+            collect(this: Prom.Gauge<string>) {
+              this.reset();
+              each((labels, v) => this.set(labels, v));
+            },
+          })
+        : new this.prom.Counter({
+            ...config,
+            collect(this: Prom.Counter<string>) {
+              this.reset();
+              each((labels, v) => {
+                if (v >= 0) this.inc(labels, v);
+              });
+            },
+          }),
     );
     return name;
   }
@@ -279,12 +297,12 @@ function newMember(g: Group, source: StatsSource, labels: Labels, identity: stri
     source,
     labels,
     identity,
-    counters: statFields(source).map(([field, spec]) => ({
-      metric: g.counter(spec),
-      field,
-      labels: spec.split === undefined ? labels : { ...labels, [spec.split[0]]: spec.split[1] },
-      scale: spec.scale ?? 1,
-    })),
+    series: statSeries(source).map((series) => {
+      let l = labels;
+      if (series.layer !== undefined) l = { ...l, tier: series.layer };
+      if (series.spec.split !== undefined) l = { ...l, [series.spec.split[0]]: series.spec.split[1] };
+      return { metric: g.statMetric(series.spec, series.layer !== undefined), series, labels: l, scale: series.spec.scale ?? 1 };
+    }),
     gauges: GAUGES.filter(([prop]) => gaugeValue(source, prop) !== undefined).map(([prop, suffix, help]) => ({ metric: g.gauge(prop, suffix, help), prop })),
     byCause,
     byOutcome,
