@@ -270,7 +270,7 @@ function layeredSource() {
     promotions: 2,
     memory: { hits: 7, misses: 7, hitRatio: 0.5, evictions: 5 },
     tiers: [
-      { name: 'disk', write: 'on-evict', hits: 2, misses: 5, writes: 6, bytesWritten: 600, inFlightBytes: 128, spills: 6 },
+      { name: 'disk', write: 'on-evict', hits: 2, misses: 5, writes: 6, bytesWritten: 600, inFlightBytes: 128, spills: 6, entries: 3, bytes: 300 },
       { name: 'redis', write: 'through', hits: 1, misses: 4, writes: 9, bytesWritten: 900, inFlightBytes: 0, spills: 0 },
     ],
   };
@@ -295,6 +295,8 @@ test('prometheus: a layered source (TieredCache) exports its memory and each tie
   assert.equal(value(s, 'cortado_cache_tier_written_bytes_total', { cache: 'users', tier: 'redis' }), 900);
   assert.equal(value(s, 'cortado_cache_tier_in_flight_bytes', { cache: 'users', tier: 'disk' }), 64);
   assert.equal(s.types.get('cortado_cache_tier_in_flight_bytes'), 'gauge');
+  assert.equal(value(s, 'cortado_cache_tier_entries', { cache: 'users', tier: 'disk' }), 3); // levels are gauges
+  assert.equal(value(s, 'cortado_cache_tier_bytes', { cache: 'users', tier: 'disk' }), 300);
   assert.equal(s.types.get('cortado_cache_tier_spills_total'), 'counter');
   assert.ok(!s.samples.some((x) => x.name.includes('ratio')), 'ratios are not exported');
   assert.ok(!s.samples.some((x) => x.labels.tier === undefined && x.name.startsWith('cortado_cache_tier_')), 'every tier series has a tier label');

@@ -118,7 +118,10 @@ export const STAT_FIELDS: Readonly<Record<string, FieldSpec>> = {
   rejected: fieldSpec('rejected', 'rejected', '{write}', 'Sets the tier declined to keep.'),
   errors: fieldSpec('errors', 'errors', '{error}', 'Calls that failed with an error of the backing store.'),
   corruptions: fieldSpec('corruptions', 'corruptions', '{item}', 'Items whose bytes failed verification.'),
+  // Levels a tier reports beside its counters (exported as gauges)
   inFlightBytes: fieldSpec('in_flight', 'in_flight_bytes', 'By', 'Bytes of spills queued or being written now.', { gauge: true }),
+  entries: fieldSpec('entries', 'entries', '{entry}', 'Entries held now.', { gauge: true }),
+  bytes: fieldSpec('bytes', 'bytes', 'By', 'Bytes held now.', { gauge: true }),
 };
 
 /** @internal Fields of stats() that are not exported (a ratio of counters already exported). */
