@@ -197,7 +197,9 @@ export function loadPeer<T>(pkg: string, subpath: string): T {
   try {
     return createRequire(import.meta.url)(pkg) as T;
   } catch (e) {
-    if ((e as { code?: unknown }).code === 'MODULE_NOT_FOUND') throw peerMissing(pkg, subpath, e);
+    // Only the peer itself missing; an error inside an installed peer is passed on as it is.
+    const err = e as { code?: unknown; message?: unknown };
+    if (err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(`'${pkg}'`)) throw peerMissing(pkg, subpath, e);
     throw e;
   }
 }
