@@ -5,3 +5,5 @@ export type { BatchLoader, FetchAllOptions, FetchOptions, LoadContext, Loader } 
 export { AbortError, LoaderMissingError, LoadInvalidatedError, MissingKeyError, ReentrancyError, TimeoutError } from './errors.js';
 export type { Policy, PolicyHost, HitCost } from './policies/policy.js';
 export { sizeOf } from './sizeof.js';
+export { memo } from './memo.js';
+export type { DefaultKeyArgs, MemoCache, Memoized, MemoOptions, MemoValue } from './memo.js';
