@@ -534,13 +534,13 @@ describe('TieredCache: ordering of in-flight writes', () => {
     await cache.set('a', 'x'.repeat(200));
     await cache.set('b', 'y'.repeat(200)); // spill a (200 bytes) in flight
     await tier.whenHeld('set');
-    assert.equal(cache.stats().tiers[0]!.inFlightBytes, 200);
+    assert.equal(cache.stats().tiers[0]!.spillBytesInFlight, 200);
     await cache.set('c', 'z'); // spill b: 400 > 250, dropped
     assert.equal(cache.stats().tiers[0]!.spillsDropped, 1);
     tier.mode.set = 'ok';
     tier.release('set');
     await cache.flush();
-    assert.equal(cache.stats().tiers[0]!.inFlightBytes, 0);
+    assert.equal(cache.stats().tiers[0]!.spillBytesInFlight, 0);
     assert.ok((await tier.inner.get('a')) !== undefined);
     assert.equal(await tier.inner.get('b'), undefined);
   });
@@ -783,7 +783,7 @@ describe('TieredCache: tier faults', () => {
     assert.equal(await cache.get('g'), 'from good');
     assert.equal(await cache.get('none'), undefined);
     assert.equal(await cache.fetch('f'), 'loaded f');
-    assert.equal(cache.stats().tiers[0]!.failures, 3);
+    assert.equal(cache.stats().tiers[0]!.callFailures, 3);
     assert.deepEqual(seen[0], { op: 'get', tier: 'broken' });
   });
 
@@ -793,8 +793,8 @@ describe('TieredCache: tier faults', () => {
     assert.equal(await cache.get('k'), undefined);
     assert.equal(await cache.fetch('k'), 'loaded');
     const s = cache.stats().tiers[0]!;
-    assert.equal(s.timeouts, 2);
-    assert.equal(s.failures, 2);
+    assert.equal(s.callTimeouts, 2);
+    assert.equal(s.callFailures, 2);
   });
 
   test("a 'through' set that the tier fails rejects with TierWriteError, drops the key from memory, and still publishes", async () => {
@@ -825,7 +825,7 @@ describe('TieredCache: tier faults', () => {
     tier.release('set'); // the stuck write lands at last, then the queued one
     await cache.flush();
     assert.equal(new TextDecoder().decode((await tier.inner.get('k'))!.bytes), '2', 'the later write is the one that stays');
-    assert.ok(cache.stats().tiers[0]!.timeouts >= 3);
+    assert.ok(cache.stats().tiers[0]!.callTimeouts >= 3);
   });
 
   test('a failing spill is counted, reported, and does not disturb the cache', async () => {
@@ -835,7 +835,7 @@ describe('TieredCache: tier faults', () => {
     await cache.set('a', 'A');
     await cache.set('b', 'B');
     await cache.flush();
-    assert.equal(cache.stats().tiers[0]!.failures, 1);
+    assert.equal(cache.stats().tiers[0]!.callFailures, 1);
     assert.deepEqual(errors, ['spill']);
     assert.equal(await cache.get('b'), 'B');
   });
@@ -865,6 +865,33 @@ describe('TieredCache: close', () => {
   });
 });
 
+describe('TieredCache: stats', () => {
+  test("a tier's own counters (and its extra fields) are kept beside TieredCache's", async () => {
+    const clock = new FakeClock();
+    const inner = new MemoryTier({ clock: clock.fn });
+    // A tier that reports fields named like TieredCache's concerns (as DiskTier's inFlightBytes).
+    const tier: Tier = Object.assign(Object.create(inner) as MemoryTier, {
+      name: 'own',
+      stats: () => ({ ...inner.stats(), inFlightBytes: 123, timeouts: 7 }),
+    });
+    const cache = new TieredCache<string, unknown>({ memory: new Cache({ maxEntries: 10, clock: clock.fn }), tiers: [{ tier, write: 'through' }], codec: 'json' });
+    await cache.set('k', 1);
+    await inner.set('below', enc(2));
+    await cache.get('below');
+    const s = cache.stats().tiers[0]!;
+    assert.equal(s.inFlightBytes, 123);
+    assert.equal(s.timeouts, 7);
+    assert.equal(s.callTimeouts, 0);
+    assert.equal(s.spillBytesInFlight, 0);
+    assert.equal(s.name, 'own');
+    assert.equal(s.write, 'through');
+    assert.equal(s.writes, 1);
+    assert.equal(s.hits, 1);
+    assert.equal(s.promotions, 1);
+    assert.equal(cache.stats().memory.inserts, 2);
+  });
+});
+
 describe('TieredCache: close with a hung tier', () => {
   test('flush and close give up on a tier that makes no progress for its timeout', async () => {
     const { tier, cache } = setup({ maxEntries: 1, timeout: 5 });
@@ -872,7 +899,7 @@ describe('TieredCache: close with a hung tier', () => {
     await cache.set('a', 'A');
     await cache.set('b', 'B'); // the spill of a hangs
     await cache.flush();
-    assert.equal(cache.stats().tiers[0]!.inFlightBytes > 0, true, 'the hung spill is still in flight');
+    assert.equal(cache.stats().tiers[0]!.spillBytesInFlight > 0, true, 'the hung spill is still in flight');
     await cache.close();
     assert.equal(tier.calls.close, 1, 'the tier was closed anyway');
   });

@@ -109,12 +109,17 @@ export interface TieredFetchOptions<K, V> {
   ttl?: number | undefined;
 }
 
-/** What one tier did, as TieredCache saw it, beside the tier's own counters. */
+/**
+ * One tier's own counters (TierStats and whatever the tier adds, e.g. DiskTier's device
+ * `inFlightBytes`) beside what TieredCache saw of it; the names of the latter are chosen not to
+ * collide with a tier's.
+ */
 export interface TieredLayerStats extends TierStats {
+  [tierField: string]: unknown;
   name: string;
   write: WriteMode;
-  /** Bytes of spills queued or being written now. */
-  inFlightBytes: number;
+  /** Bytes of spills queued or being written now (bounded by maxInFlightBytes). */
+  spillBytesInFlight: number;
   /** Spills written. */
   spills: number;
   /** Spills dropped: over maxInFlightBytes, or superseded by a later write before they ran. */
@@ -124,9 +129,9 @@ export interface TieredLayerStats extends TierStats {
   /** Values found in this tier and promoted to memory. */
   promotions: number;
   /** Calls that failed or timed out, as TieredCache saw them. */
-  failures: number;
-  /** Calls that ran past `timeout`. */
-  timeouts: number;
+  callFailures: number;
+  /** Calls that ran past the layer's `timeout`. */
+  callTimeouts: number;
 }
 
 export interface TieredStats {
@@ -586,13 +591,13 @@ export class TieredCache<K, V> {
           ...own,
           name: l.name,
           write: l.write,
-          inFlightBytes: l.inFlightBytes,
+          spillBytesInFlight: l.inFlightBytes,
           spills: l.spills,
           spillsDropped: l.spillsDropped,
           spillsAvoided: l.spillsAvoided,
           promotions: l.promotions,
-          failures: l.failures,
-          timeouts: l.timeouts,
+          callFailures: l.failures,
+          callTimeouts: l.timeouts,
         };
       }),
       hits: this.hits,
