@@ -8,12 +8,17 @@
  * Steps are awaited one by one; the concurrency is what TieredCache leaves running behind
  * them (spills, promotions to tiers above, the queued deletes of on-evict copies).
  */
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cache } from 'cortado';
 import { prng } from 'cortado/internal';
 import { type Invalidation, type InvalidationBus, MemoryTier, type Tier, type TierEntry, type TierKey, type TierSetOptions, type TierStats, TieredCache, type TierLayer } from 'cortado/tiered';
 import { FakeClock } from './helpers.js';
+
+/** Every promise TieredCache leaves behind must be handled: a rejection nobody handles fails the file. */
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (e) => unhandled.push(e));
+after(() => assert.deepEqual(unhandled, [], 'unhandled rejections'));
 
 /** A MemoryTier whose calls each wait 0..3 event-loop turns (chosen by the seeded PRNG) before they run. */
 class ShuffleTier implements Tier {
@@ -65,6 +70,11 @@ class ShuffleTier implements Tier {
   stats(): TierStats {
     return this.inner.stats();
   }
+}
+
+/** TieredCache's internal bookkeeping counts (an internal method, not in the published types). */
+function inFlight(cache: TieredCache<string, number>): { keys: number; flights: number; strayDeadlines: number; strayClean: number } {
+  return (cache as unknown as { _inFlight(): { keys: number; flights: number; strayDeadlines: number; strayClean: number } })._inFlight();
 }
 
 interface Truth {
@@ -135,6 +145,10 @@ async function run(seed: number, shape: 'on-evict' | 'on-evict+through' | 'throu
     }
   }
   await cache.flush();
+  // At rest nothing is left in flight, and no bookkeeping outlives its memory entry (expired
+  // entries still held by memory count as held).
+  memory.purgeExpired();
+  assert.deepEqual(inFlight(cache), { keys: 0, flights: 0, strayDeadlines: 0, strayClean: 0 }, `seed ${seed} (${shape}): bookkeeping at rest`);
   // At rest, every key reads as its live value or nothing, from memory or the tiers.
   for (const k of keys) {
     const got = await cache.get(k);
@@ -248,6 +262,10 @@ async function runTwo(seed: number, steps: number): Promise<void> {
   }
   for (const [i, e] of hub.ends.entries()) if (e.cut) hub.toggle(i);
   for (const { cache } of procs) await cache.flush();
+  for (const { memory, cache } of procs) {
+    memory.purgeExpired();
+    assert.deepEqual(inFlight(cache), { keys: 0, flights: 0, strayDeadlines: 0, strayClean: 0 }, `seed ${seed} (two processes): bookkeeping at rest`);
+  }
   for (const [p, { cache }] of procs.entries()) {
     for (const k of keys) {
       const got = await cache.get(k);

@@ -4,7 +4,7 @@
  * the tiers; in-flight tier calls are held by deferreds; the only real timers are the per-tier
  * `timeout`s of the hang tests (a hung promise and a short timeout: nothing asserts a duration).
  */
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cache, TimeoutError } from 'cortado';
 import {
@@ -22,6 +22,11 @@ import {
   TierWriteError,
 } from 'cortado/tiered';
 import { FakeClock } from './helpers.js';
+
+/** Every promise TieredCache leaves behind must be handled: a rejection nobody handles fails the file. */
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (e) => unhandled.push(e));
+after(() => assert.deepEqual(unhandled, [], 'unhandled rejections'));
 
 // ---------------------------------------------------------------------------------------
 // scaffolding

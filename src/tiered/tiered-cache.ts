@@ -618,6 +618,18 @@ export class TieredCache<K, V> {
     return 'TieredCache';
   }
 
+  /**
+   * @internal For tests: keys with state in flight, loads in flight, and recorded deadlines
+   * that have no memory entry (all three are 0 once everything settled and nothing leaked).
+   */
+  _inFlight(): { keys: number; flights: number; strayDeadlines: number; strayClean: number } {
+    let strayDeadlines = 0;
+    for (const key of this.deadlines.keys()) if (!this.memory.has(key)) strayDeadlines++;
+    let strayClean = 0;
+    for (const key of this.clean.keys()) if (!this.memory.has(key)) strayClean++;
+    return { keys: this.states.size, flights: this.flights.size, strayDeadlines, strayClean };
+  }
+
   // =====================================================================================
   // Internals: looking down, promoting
   // =====================================================================================
