@@ -607,6 +607,9 @@ describe('TieredCache: fetch', () => {
     const boom = new Error('boom');
     await assert.rejects(cache.fetch('k', { loader: () => Promise.reject(boom) }), (e) => e === boom);
     await assert.rejects(cache.fetch('k'), { code: 'ERR_CORTADO_NO_LOADER' });
+    await assert.rejects(cache.fetch('k', { signal: {} as AbortSignal, loader: () => 1 }), /signal must be an AbortSignal/);
+    await assert.rejects(cache.fetch('k', { loader: 'x' as never }), /loader must be a function/);
+    await assert.rejects(cache.fetch('k', { loader: () => 1, ttl: -5 }), RangeError);
     const ac = new AbortController();
     let signal: AbortSignal | undefined;
     const never = deferred<string>();
@@ -755,6 +758,46 @@ describe('TieredCache: invalidation bus', () => {
     await a.set(one, 'a1 again');
     assert.equal(memB.has(1), false, 'b dropped exactly u1');
     assert.equal(memB.has(2), true);
+  });
+
+  test('a message that arrives while a read is in flight keeps the read from promoting what it found', async () => {
+    const clock = new FakeClock();
+    const shared = new FaultyTier('shared', clock.fn);
+    const hub = new Hub();
+    const mk = () => {
+      const memory = new Cache<string, unknown>({ maxEntries: 10, clock: clock.fn });
+      return { memory, cache: new TieredCache<string, unknown>({ memory, tiers: [{ tier: shared, write: 'through' }], bus: hub.end(), codec: 'json' }) };
+    };
+    const a = mk();
+    const b = mk();
+    await a.cache.set('k', 'old');
+    shared.mode.get = 'hold';
+    const reading = b.cache.get('k'); // reads 'old', answer held
+    await shared.whenHeld('get');
+    shared.mode.get = 'ok';
+    await a.cache.set('k', 'new'); // b hears it while its read is in flight
+    shared.release('get');
+    assert.equal(await reading, 'old', 'the overlapping read may answer what it read');
+    assert.equal(b.memory.has('k'), false, 'but does not keep it');
+    assert.equal(await b.cache.get('k'), 'new');
+  });
+
+  test('Uint8Array keys: a message clears memory (entries keyed by bytes cannot be found by identity)', async () => {
+    const clock = new FakeClock();
+    const hub = new Hub();
+    const shared = new MemoryTier({ clock: clock.fn });
+    const memA = new Cache<Uint8Array, unknown>({ maxEntries: 10 });
+    const memB = new Cache<Uint8Array, unknown>({ maxEntries: 10 });
+    const a = new TieredCache<Uint8Array, unknown>({ memory: memA, tiers: [{ tier: shared, write: 'through' }], bus: hub.end(), codec: 'json' });
+    const b = new TieredCache<Uint8Array, unknown>({ memory: memB, tiers: [{ tier: shared, write: 'through' }], bus: hub.end(), codec: 'json' });
+    const key = new Uint8Array([0, 255, 7]);
+    await b.set(key, 'b');
+    await b.set(new Uint8Array([1]), 'other');
+    assert.equal(memB.size, 2);
+    await a.set(new Uint8Array([0, 255, 7]), 'a'); // another instance, same bytes
+    assert.equal(memB.size, 0, "b's memory was cleared");
+    assert.equal(await b.get(key), 'a', 'and b reads the new value from the shared tier');
+    assert.equal(hub.ends[0]!.published.at(-1)?.type, 'delete');
   });
 
   test('a failing publish is counted and reported, not thrown', async () => {
