@@ -940,6 +940,47 @@ describe('TieredCache: stats', () => {
   });
 });
 
+describe('TieredCache: close({ spillMemory })', () => {
+  test('writes what memory holds to the on-evict tiers with the ttl left, waiting for room; values the tier holds already are skipped', async () => {
+    const clock = new FakeClock();
+    const inner = new MemoryTier({ clock: clock.fn });
+    let closed = 0;
+    // A tier that keeps its contents when closed (as a disk does), so the test can look after close.
+    const disk: Tier = Object.assign(Object.create(inner) as MemoryTier, { name: 'disk', close: async () => void closed++ });
+    const shared = new MemoryTier({ name: 'shared', clock: clock.fn });
+    const memory = new Cache<string, string>({ maxEntries: 10, clock: clock.fn });
+    const cache = new TieredCache<string, string>({
+      memory,
+      tiers: [{ tier: disk, write: 'on-evict', maxInFlightBytes: 1 }, { tier: shared, write: 'through' }],
+      codec: 'utf8',
+    });
+    await cache.set('a', 'A', { ttl: 1_000 });
+    await cache.set('b', 'B');
+    await inner.set('c', new TextEncoder().encode('C'));
+    assert.equal(await cache.get('c'), 'C'); // promoted from disk: disk still has it
+    await cache.set('gone', 'G', { ttl: 50 });
+    clock.advance(100);
+    const writes = inner.stats().writes;
+    await cache.close({ spillMemory: true });
+    assert.equal(closed, 1);
+    assert.equal((await inner.get('a'))?.ttl, 900);
+    assert.equal((await inner.get('b'))?.ttl, Infinity);
+    assert.equal(await inner.get('gone'), undefined, 'an expired entry is not written');
+    assert.equal(inner.stats().writes, writes + 2, 'a and b; c was already there');
+    const s = cache.stats().tiers[0]!;
+    assert.equal(s.spillsDropped, 0, 'waited for room under maxInFlightBytes instead of dropping');
+    assert.equal(s.spills, 2);
+    assert.equal(memory.size, 4, 'memory is left to its owner');
+  });
+
+  test('bad close options are a TypeError', async () => {
+    const { cache } = setup();
+    await assert.rejects(cache.close({ spillMemory: 'yes' as never }), /spillMemory/);
+    await assert.rejects(cache.close(5 as never), /close\(\) options must be an object/);
+    await cache.close();
+  });
+});
+
 describe('TieredCache: close with a hung tier', () => {
   test('flush and close give up on a tier that makes no progress for its timeout', async () => {
     const { tier, cache } = setup({ maxEntries: 1, timeout: 5 });
