@@ -4,7 +4,7 @@
  * the tiers; in-flight tier calls are held by deferreds; the only real timers are the per-tier
  * `timeout`s of the hang tests (a hung promise and a short timeout: nothing asserts a duration).
  */
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cache, TimeoutError } from 'cortado';
 import {
@@ -22,6 +22,11 @@ import {
   TierWriteError,
 } from 'cortado/tiered';
 import { FakeClock } from './helpers.js';
+
+/** Every promise TieredCache leaves behind must be handled: a rejection nobody handles fails the file. */
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (e) => unhandled.push(e));
+after(() => assert.deepEqual(unhandled, [], 'unhandled rejections'));
 
 // ---------------------------------------------------------------------------------------
 // scaffolding
@@ -534,13 +539,13 @@ describe('TieredCache: ordering of in-flight writes', () => {
     await cache.set('a', 'x'.repeat(200));
     await cache.set('b', 'y'.repeat(200)); // spill a (200 bytes) in flight
     await tier.whenHeld('set');
-    assert.equal(cache.stats().tiers[0]!.inFlightBytes, 200);
+    assert.equal(cache.stats().tiers[0]!.spillBytesInFlight, 200);
     await cache.set('c', 'z'); // spill b: 400 > 250, dropped
     assert.equal(cache.stats().tiers[0]!.spillsDropped, 1);
     tier.mode.set = 'ok';
     tier.release('set');
     await cache.flush();
-    assert.equal(cache.stats().tiers[0]!.inFlightBytes, 0);
+    assert.equal(cache.stats().tiers[0]!.spillBytesInFlight, 0);
     assert.ok((await tier.inner.get('a')) !== undefined);
     assert.equal(await tier.inner.get('b'), undefined);
   });
@@ -602,6 +607,9 @@ describe('TieredCache: fetch', () => {
     const boom = new Error('boom');
     await assert.rejects(cache.fetch('k', { loader: () => Promise.reject(boom) }), (e) => e === boom);
     await assert.rejects(cache.fetch('k'), { code: 'ERR_CORTADO_NO_LOADER' });
+    await assert.rejects(cache.fetch('k', { signal: {} as AbortSignal, loader: () => 1 }), /signal must be an AbortSignal/);
+    await assert.rejects(cache.fetch('k', { loader: 'x' as never }), /loader must be a function/);
+    await assert.rejects(cache.fetch('k', { loader: () => 1, ttl: -5 }), RangeError);
     const ac = new AbortController();
     let signal: AbortSignal | undefined;
     const never = deferred<string>();
@@ -752,6 +760,46 @@ describe('TieredCache: invalidation bus', () => {
     assert.equal(memB.has(2), true);
   });
 
+  test('a message that arrives while a read is in flight keeps the read from promoting what it found', async () => {
+    const clock = new FakeClock();
+    const shared = new FaultyTier('shared', clock.fn);
+    const hub = new Hub();
+    const mk = () => {
+      const memory = new Cache<string, unknown>({ maxEntries: 10, clock: clock.fn });
+      return { memory, cache: new TieredCache<string, unknown>({ memory, tiers: [{ tier: shared, write: 'through' }], bus: hub.end(), codec: 'json' }) };
+    };
+    const a = mk();
+    const b = mk();
+    await a.cache.set('k', 'old');
+    shared.mode.get = 'hold';
+    const reading = b.cache.get('k'); // reads 'old', answer held
+    await shared.whenHeld('get');
+    shared.mode.get = 'ok';
+    await a.cache.set('k', 'new'); // b hears it while its read is in flight
+    shared.release('get');
+    assert.equal(await reading, 'old', 'the overlapping read may answer what it read');
+    assert.equal(b.memory.has('k'), false, 'but does not keep it');
+    assert.equal(await b.cache.get('k'), 'new');
+  });
+
+  test('Uint8Array keys: a message clears memory (entries keyed by bytes cannot be found by identity)', async () => {
+    const clock = new FakeClock();
+    const hub = new Hub();
+    const shared = new MemoryTier({ clock: clock.fn });
+    const memA = new Cache<Uint8Array, unknown>({ maxEntries: 10 });
+    const memB = new Cache<Uint8Array, unknown>({ maxEntries: 10 });
+    const a = new TieredCache<Uint8Array, unknown>({ memory: memA, tiers: [{ tier: shared, write: 'through' }], bus: hub.end(), codec: 'json' });
+    const b = new TieredCache<Uint8Array, unknown>({ memory: memB, tiers: [{ tier: shared, write: 'through' }], bus: hub.end(), codec: 'json' });
+    const key = new Uint8Array([0, 255, 7]);
+    await b.set(key, 'b');
+    await b.set(new Uint8Array([1]), 'other');
+    assert.equal(memB.size, 2);
+    await a.set(new Uint8Array([0, 255, 7]), 'a'); // another instance, same bytes
+    assert.equal(memB.size, 0, "b's memory was cleared");
+    assert.equal(await b.get(key), 'a', 'and b reads the new value from the shared tier');
+    assert.equal(hub.ends[0]!.published.at(-1)?.type, 'delete');
+  });
+
   test('a failing publish is counted and reported, not thrown', async () => {
     const errors: string[] = [];
     const hub = new Hub();
@@ -783,7 +831,7 @@ describe('TieredCache: tier faults', () => {
     assert.equal(await cache.get('g'), 'from good');
     assert.equal(await cache.get('none'), undefined);
     assert.equal(await cache.fetch('f'), 'loaded f');
-    assert.equal(cache.stats().tiers[0]!.failures, 3);
+    assert.equal(cache.stats().tiers[0]!.callFailures, 3);
     assert.deepEqual(seen[0], { op: 'get', tier: 'broken' });
   });
 
@@ -793,8 +841,8 @@ describe('TieredCache: tier faults', () => {
     assert.equal(await cache.get('k'), undefined);
     assert.equal(await cache.fetch('k'), 'loaded');
     const s = cache.stats().tiers[0]!;
-    assert.equal(s.timeouts, 2);
-    assert.equal(s.failures, 2);
+    assert.equal(s.callTimeouts, 2);
+    assert.equal(s.callFailures, 2);
   });
 
   test("a 'through' set that the tier fails rejects with TierWriteError, drops the key from memory, and still publishes", async () => {
@@ -825,7 +873,7 @@ describe('TieredCache: tier faults', () => {
     tier.release('set'); // the stuck write lands at last, then the queued one
     await cache.flush();
     assert.equal(new TextDecoder().decode((await tier.inner.get('k'))!.bytes), '2', 'the later write is the one that stays');
-    assert.ok(cache.stats().tiers[0]!.timeouts >= 3);
+    assert.ok(cache.stats().tiers[0]!.callTimeouts >= 3);
   });
 
   test('a failing spill is counted, reported, and does not disturb the cache', async () => {
@@ -835,7 +883,7 @@ describe('TieredCache: tier faults', () => {
     await cache.set('a', 'A');
     await cache.set('b', 'B');
     await cache.flush();
-    assert.equal(cache.stats().tiers[0]!.failures, 1);
+    assert.equal(cache.stats().tiers[0]!.callFailures, 1);
     assert.deepEqual(errors, ['spill']);
     assert.equal(await cache.get('b'), 'B');
   });
@@ -865,6 +913,74 @@ describe('TieredCache: close', () => {
   });
 });
 
+describe('TieredCache: stats', () => {
+  test("a tier's own counters (and its extra fields) are kept beside TieredCache's", async () => {
+    const clock = new FakeClock();
+    const inner = new MemoryTier({ clock: clock.fn });
+    // A tier that reports fields named like TieredCache's concerns (as DiskTier's inFlightBytes).
+    const tier: Tier = Object.assign(Object.create(inner) as MemoryTier, {
+      name: 'own',
+      stats: () => ({ ...inner.stats(), inFlightBytes: 123, timeouts: 7 }),
+    });
+    const cache = new TieredCache<string, unknown>({ memory: new Cache({ maxEntries: 10, clock: clock.fn }), tiers: [{ tier, write: 'through' }], codec: 'json' });
+    await cache.set('k', 1);
+    await inner.set('below', enc(2));
+    await cache.get('below');
+    const s = cache.stats().tiers[0]!;
+    assert.equal(s.inFlightBytes, 123);
+    assert.equal(s.timeouts, 7);
+    assert.equal(s.callTimeouts, 0);
+    assert.equal(s.spillBytesInFlight, 0);
+    assert.equal(s.name, 'own');
+    assert.equal(s.write, 'through');
+    assert.equal(s.writes, 2, 'the through write and the direct one');
+    assert.equal(s.hits, 1);
+    assert.equal(s.promotions, 1);
+    assert.equal(cache.stats().memory.inserts, 2);
+  });
+});
+
+describe('TieredCache: close({ spillMemory })', () => {
+  test('writes what memory holds to the on-evict tiers with the ttl left, waiting for room; values the tier holds already are skipped', async () => {
+    const clock = new FakeClock();
+    const inner = new MemoryTier({ clock: clock.fn });
+    let closed = 0;
+    // A tier that keeps its contents when closed (as a disk does), so the test can look after close.
+    const disk: Tier = Object.assign(Object.create(inner) as MemoryTier, { name: 'disk', close: async () => void closed++ });
+    const shared = new MemoryTier({ name: 'shared', clock: clock.fn });
+    const memory = new Cache<string, string>({ maxEntries: 10, clock: clock.fn });
+    const cache = new TieredCache<string, string>({
+      memory,
+      tiers: [{ tier: disk, write: 'on-evict', maxInFlightBytes: 1 }, { tier: shared, write: 'through' }],
+      codec: 'utf8',
+    });
+    await cache.set('a', 'A', { ttl: 1_000 });
+    await cache.set('b', 'B');
+    await inner.set('c', new TextEncoder().encode('C'));
+    assert.equal(await cache.get('c'), 'C'); // promoted from disk: disk still has it
+    await cache.set('gone', 'G', { ttl: 50 });
+    clock.advance(100);
+    const writes = inner.stats().writes;
+    await cache.close({ spillMemory: true });
+    assert.equal(closed, 1);
+    assert.equal((await inner.get('a'))?.ttl, 900);
+    assert.equal((await inner.get('b'))?.ttl, Infinity);
+    assert.equal(await inner.get('gone'), undefined, 'an expired entry is not written');
+    assert.equal(inner.stats().writes, writes + 2, 'a and b; c was already there');
+    const s = cache.stats().tiers[0]!;
+    assert.equal(s.spillsDropped, 0, 'waited for room under maxInFlightBytes instead of dropping');
+    assert.equal(s.spills, 2);
+    assert.equal(memory.size, 4, 'memory is left to its owner');
+  });
+
+  test('bad close options are a TypeError', async () => {
+    const { cache } = setup();
+    await assert.rejects(cache.close({ spillMemory: 'yes' as never }), /spillMemory/);
+    await assert.rejects(cache.close(5 as never), /close\(\) options must be an object/);
+    await cache.close();
+  });
+});
+
 describe('TieredCache: close with a hung tier', () => {
   test('flush and close give up on a tier that makes no progress for its timeout', async () => {
     const { tier, cache } = setup({ maxEntries: 1, timeout: 5 });
@@ -872,7 +988,7 @@ describe('TieredCache: close with a hung tier', () => {
     await cache.set('a', 'A');
     await cache.set('b', 'B'); // the spill of a hangs
     await cache.flush();
-    assert.equal(cache.stats().tiers[0]!.inFlightBytes > 0, true, 'the hung spill is still in flight');
+    assert.equal(cache.stats().tiers[0]!.spillBytesInFlight > 0, true, 'the hung spill is still in flight');
     await cache.close();
     assert.equal(tier.calls.close, 1, 'the tier was closed anyway');
   });

@@ -50,7 +50,7 @@ console.log('stats:', {
   misses: s.misses,
   promotions: s.promotions,
   memoryEvictions: s.memory.evictions,
-  lower: { spills: s.tiers[0].spills, hits: s.tiers[0].hits, writes: s.tiers[0].writes, inFlightBytes: s.tiers[0].inFlightBytes },
+  lower: { spills: s.tiers[0].spills, hits: s.tiers[0].hits, writes: s.tiers[0].writes, spillBytesInFlight: s.tiers[0].spillBytesInFlight },
 });
 
 await cache.close(); // waits for spills, closes the tiers (and the bus, when there is one)

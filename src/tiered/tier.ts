@@ -21,7 +21,8 @@
  * - After `delete(key)` or `clear()` resolves, no `get` that starts later returns what was
  *   removed (not after a restart either, for a tier that persists).
  * - Operations on one key that overlap resolve in some order consistent with their calls:
- *   a `get` overlapping a `set` returns the old bytes, the new bytes or undefined.
+ *   a `get` overlapping a `set` returns the old bytes, the new bytes or undefined. (TieredCache
+ *   itself never overlaps two writes of one key on one tier: it queues them per key.)
  * - A tier owns the bytes given to `set` only until the promise resolves; the caller may
  *   reuse the buffer afterwards. The bytes `get` resolves belong to the caller: no later call
  *   on the tier changes them (a tier that reads into a reused buffer copies out of it).

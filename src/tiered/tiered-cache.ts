@@ -109,12 +109,17 @@ export interface TieredFetchOptions<K, V> {
   ttl?: number | undefined;
 }
 
-/** What one tier did, as TieredCache saw it, beside the tier's own counters. */
+/**
+ * One tier's own counters (TierStats and whatever the tier adds, e.g. DiskTier's device
+ * `inFlightBytes`) beside what TieredCache saw of it; the names of the latter are chosen not to
+ * collide with a tier's.
+ */
 export interface TieredLayerStats extends TierStats {
+  [tierField: string]: unknown;
   name: string;
   write: WriteMode;
-  /** Bytes of spills queued or being written now. */
-  inFlightBytes: number;
+  /** Bytes of spills queued or being written now (bounded by maxInFlightBytes). */
+  spillBytesInFlight: number;
   /** Spills written. */
   spills: number;
   /** Spills dropped: over maxInFlightBytes, or superseded by a later write before they ran. */
@@ -124,9 +129,9 @@ export interface TieredLayerStats extends TierStats {
   /** Values found in this tier and promoted to memory. */
   promotions: number;
   /** Calls that failed or timed out, as TieredCache saw them. */
-  failures: number;
-  /** Calls that ran past `timeout`. */
-  timeouts: number;
+  callFailures: number;
+  /** Calls that ran past the layer's `timeout`. */
+  callTimeouts: number;
 }
 
 export interface TieredStats {
@@ -556,14 +561,25 @@ export class TieredCache<K, V> {
    * Wait for queued spills and writes, stop hearing memory and the bus, close the bus and
    * every tier. Later calls reject with TierClosedError; idempotent. The memory Cache is left
    * as it is (it belongs to the caller).
+   *
+   * `spillMemory: true` first writes every live memory entry to the 'on-evict' tiers (with the
+   * ttl it has left), so a tier that persists (DiskTier) restarts warm with the hot set too.
    */
-  close(): Promise<void> {
+  close(options?: { spillMemory?: boolean | undefined }): Promise<void> {
     if (this.closing !== null) return this.closing;
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      return Promise.reject(new TypeError(`cortado: close() options must be an object, got ${describe(options)}`));
+    }
+    const spill = options?.spillMemory;
+    if (spill !== undefined && typeof spill !== 'boolean') {
+      return Promise.reject(new TypeError(`cortado: close() option 'spillMemory' must be a boolean, got ${describe(spill)}`));
+    }
     this.closed = true;
     this.untap();
     this.closing = (async () => {
       for (const f of this.flights.values()) f.controller.abort(new AbortError('cortado: the TieredCache was closed'));
       this.flights.clear();
+      if (spill === true) await this.spillMemory();
       await this.flush();
       if (this.bus !== undefined) await this.bus.close().catch((e: unknown) => this.report(e, 'bus.close'));
       await Promise.allSettled(this.layers.map((l) => this.bound(l, 'close', invoke(() => l.tier.close())).catch((e: unknown) => this.report(e, 'close', l))));
@@ -586,13 +602,13 @@ export class TieredCache<K, V> {
           ...own,
           name: l.name,
           write: l.write,
-          inFlightBytes: l.inFlightBytes,
+          spillBytesInFlight: l.inFlightBytes,
           spills: l.spills,
           spillsDropped: l.spillsDropped,
           spillsAvoided: l.spillsAvoided,
           promotions: l.promotions,
-          failures: l.failures,
-          timeouts: l.timeouts,
+          callFailures: l.failures,
+          callTimeouts: l.timeouts,
         };
       }),
       hits: this.hits,
@@ -611,6 +627,18 @@ export class TieredCache<K, V> {
 
   get [Symbol.toStringTag](): string {
     return 'TieredCache';
+  }
+
+  /**
+   * @internal For tests: keys with state in flight, loads in flight, and recorded deadlines
+   * that have no memory entry (all three are 0 once everything settled and nothing leaked).
+   */
+  _inFlight(): { keys: number; flights: number; strayDeadlines: number; strayClean: number } {
+    let strayDeadlines = 0;
+    for (const key of this.deadlines.keys()) if (!this.memory.has(key)) strayDeadlines++;
+    let strayClean = 0;
+    for (const key of this.clean.keys()) if (!this.memory.has(key)) strayClean++;
+    return { keys: this.states.size, flights: this.flights.size, strayDeadlines, strayClean };
   }
 
   // =====================================================================================
@@ -886,24 +914,7 @@ export class TieredCache<K, V> {
         state.spillVersion = state.version;
         state.spillDeadline = until;
       }
-      const s = state;
-      const version = s.version;
-      layer.inFlightBytes += size;
-      this.enqueue(layer, s, 'spill', () => {
-        const left = until - this.memory._now();
-        if (s.version !== version || this.epoch !== epoch || left <= 0) {
-          layer.spillsDropped++;
-          return Promise.resolve();
-        }
-        return invoke(() => layer.tier.set(tk, bytes, { ttl: tierTtl(left) })).then(() => {
-          layer.spills++;
-        });
-      })
-        .catch((e: unknown) => this.report(e, 'spill', layer));
-      // Released when the write has really settled (not when a timeout gave up on it).
-      void s.tails[layer.index]!.then(() => {
-        layer.inFlightBytes -= size;
-      });
+      this.spillTo(layer, state, tk, bytes, until, epoch);
     }
     if (state !== undefined) {
       // The spill value is served to gets until every layer's write of it has run.
@@ -916,6 +927,85 @@ export class TieredCache<K, V> {
       });
     }
   };
+
+  /**
+   * Queue the write of a spill on one tier; dropped when it runs if the key was written or
+   * cleared since, or its time ran out. Its bytes count in flight until the tier settles it.
+   */
+  private spillTo(layer: Layer, state: KeyState<V>, tk: TierKey, bytes: Uint8Array, until: number, epoch: number): void {
+    const version = state.version;
+    const size = bytes.byteLength;
+    layer.inFlightBytes += size;
+    this.enqueue(layer, state, 'spill', () => {
+      const left = until - this.memory._now();
+      if (state.version !== version || this.epoch !== epoch || left <= 0) {
+        layer.spillsDropped++;
+        return Promise.resolve();
+      }
+      return invoke(() => layer.tier.set(tk, bytes, { ttl: tierTtl(left) })).then(() => {
+        layer.spills++;
+      });
+    }).catch((e: unknown) => this.report(e, 'spill', layer));
+    // Released when the write has really settled (not when a timeout gave up on it).
+    void state.tails[layer.index]!.then(() => {
+      layer.inFlightBytes -= size;
+    });
+  }
+
+  /**
+   * close({ spillMemory: true }): write every live memory entry to the 'on-evict' tiers (those
+   * that do not already hold it), with the ttl it has left. Waits for room under
+   * maxInFlightBytes rather than dropping; gives up on a tier that makes no progress for its
+   * timeout.
+   */
+  private async spillMemory(): Promise<void> {
+    if (this.onEvictLayers.length === 0) return;
+    const epoch = this.epoch;
+    for (const [key, value] of [...this.memory]) {
+      const left = this.memory.ttlOf(key);
+      if (left === undefined) continue;
+      const cleanIn = this.clean.get(key);
+      const targets = this.onEvictLayers.filter((l) => l !== cleanIn);
+      if (targets.length === 0) continue;
+      let tk: TierKey;
+      let bytes: Uint8Array;
+      try {
+        tk = this.tierKey(key);
+        bytes = this.codec.encode(value);
+      } catch (e) {
+        this.encodeErrors++;
+        this.report(e, 'encode');
+        continue;
+      }
+      const until = this.memory._now() + left;
+      const state = this.acquire(tierKeyId(tk));
+      try {
+        for (const layer of targets) {
+          if (!(await this.roomFor(layer, bytes.byteLength))) {
+            layer.spillsDropped++;
+            continue;
+          }
+          this.spillTo(layer, state, tk, bytes, until, epoch);
+        }
+      } finally {
+        this.release(state);
+      }
+    }
+  }
+
+  /** Waits until `size` more bytes fit under the layer's in-flight bound; false when the tier stalled. */
+  private async roomFor(layer: Layer, size: number): Promise<boolean> {
+    while (layer.inFlightBytes > 0 && layer.inFlightBytes + size > layer.maxInFlightBytes) {
+      const pending = [...layer.pending];
+      if (pending.length === 0) return true;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = layer.timeout === 0 ? new Promise<boolean>(() => {}) : new Promise<boolean>((resolve) => (timer = setTimeout(resolve, layer.timeout, true)));
+      const gaveUp = await Promise.race([Promise.race(pending).then(() => false), stalled]);
+      clearTimeout(timer);
+      if (gaveUp) return false;
+    }
+    return true;
+  }
 
   /**
    * Queue a write of one key on one tier after the key's earlier writes and after any clear
