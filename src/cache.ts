@@ -515,6 +515,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     };
   }
 
+  /** @internal The default time-to-live in ms (0: none), for a TieredCache above this cache. */
+  _defaultTtl(): number {
+    return this.defaultTtl;
+  }
+
   /** @internal */ _now(): number {
     return this.clock();
   }

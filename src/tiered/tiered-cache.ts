@@ -39,7 +39,7 @@
 import { Cache } from '../cache.js';
 import { type Codec, type CodecName, resolveCodec } from '../codec.js';
 import { AbortError, LoaderMissingError, TimeoutError } from '../errors.js';
-import { type CacheStats, type RemovalCause, checkDuration, checkFunction, describe } from '../options.js';
+import { type CacheStats, type RemovalCause, checkDuration, checkFunction, checkTimerDuration, describe } from '../options.js';
 import { tierKeyId } from './args.js';
 import type { Invalidation, InvalidationBus } from './bus.js';
 import { TierClosedError, TierTimeoutError } from './errors.js';
@@ -322,7 +322,7 @@ export class TieredCache<K, V> {
       if (layer.write !== 'on-evict' && layer.write !== 'through') {
         throw new TypeError(`cortado: TieredCache option '${where}.write' must be 'on-evict' or 'through', got ${describe(layer.write)}`);
       }
-      const timeout = layer.timeout === undefined ? DEFAULT_TIMEOUT : checkDuration(`${where}.timeout`, layer.timeout);
+      const timeout = layer.timeout === undefined ? DEFAULT_TIMEOUT : checkTimerDuration(`${where}.timeout`, layer.timeout);
       if (layer.shared !== undefined && typeof layer.shared !== 'boolean') {
         throw new TypeError(`cortado: TieredCache option '${where}.shared' must be a boolean, got ${describe(layer.shared)}`);
       }
@@ -350,11 +350,10 @@ export class TieredCache<K, V> {
     this.bus = o.bus;
     this.loader = o.loader;
     this.ttl = o.ttl === undefined ? undefined : checkDuration('ttl', o.ttl);
-    this.loadTimeout = o.loadTimeout === undefined ? 0 : checkDuration('loadTimeout', o.loadTimeout);
+    this.loadTimeout = o.loadTimeout === undefined ? 0 : checkTimerDuration('loadTimeout', o.loadTimeout);
     this.onError = o.onError;
     this.memory = o.memory;
-    const memoryTtl = (o.memory as unknown as { defaultTtl?: unknown }).defaultTtl;
-    this.memoryTtl = typeof memoryTtl === 'number' && memoryTtl > 0 ? memoryTtl : 0;
+    this.memoryTtl = this.memory._defaultTtl();
     this.untap = this.memory._tap(this.onRemoval);
     this.subscribed =
       this.bus === undefined
