@@ -54,7 +54,7 @@ function wrap(text: string, width: number, indent: string, hanging = indent): st
 }
 
 /** Columns the legend lines are wrapped to. */
-const LEGEND_WIDTH = 92;
+const LEGEND_WIDTH = 80;
 
 /**
  * One table per trace: a row per policy, a column per cache size (as given, then as a
