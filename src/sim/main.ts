@@ -87,10 +87,11 @@ each other as next accesses (else the optimum would be wrong, and the run stops)
 
 Memory: the trace is streamed; the online policies need only their caches. Counting the
 distinct keys (for the report, and in a first pass for percentage sizes) keeps each distinct
-key once, up to 16 million. The optimum needs each request's next use: oracleGeneral traces
-carry it; for other formats a first pass records the key sequence as typed arrays, 8 bytes
-per request (up to 12 while it is built; e.g. about 1 GB for 100 million requests); pass
---no-optimum to avoid it.
+key once, up to 16 million (so does the check of an oracleGeneral trace's next-access
+times). The optimum needs each request's next use: oracleGeneral traces carry it; for
+other formats a first pass records the key sequence as typed arrays, 8 bytes per request
+(up to 12 while it is built; e.g. about 1 GB for 100 million requests); pass --no-optimum
+to avoid it.
 
 Replay: for each request, get(key); on a miss, set(key) (with the size as weight in bytes
 mode). Every request counts, cold misses included, as in libCacheSim.
