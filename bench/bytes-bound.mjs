@@ -3,6 +3,7 @@
 //   node --expose-gc bench/bytes-bound.mjs                 64 MB and 256 MB, every policy
 //   node --expose-gc bench/bytes-bound.mjs --overhead      cortado's own bytes per entry
 //   node --expose-gc bench/bytes-bound.mjs --quick         64 MB only, default policy
+//   node --expose-gc bench/bytes-bound.mjs --views         values that keep more alive than they show
 //
 // Bound mode: a cache created with { maxBytes } is filled with a realistic mix of values
 // (short and long strings, Buffers, small JSON-like objects) under string keys until three
@@ -100,6 +101,30 @@ function overheadCase({ policy, entries }) {
   return { policy, entries: cache.size, bytesPerEntry: (after - before) / cache.size };
 }
 
+// Views mode: values that are small windows of something large (a 16-byte view of a 16 KiB
+// buffer, a 100-character substring of a 16 KiB string). 20,000 such values, each with its
+// own parent, go through a cache bounded at 4 MiB; retained growth over the bound says whether
+// the bound held. sizeOf charges a view its whole backing store, so views should hold; a
+// substring keeps its parent alive where nothing in JavaScript can see it, so it cannot.
+const VIEW_PARENT = 16 << 10;
+const VIEW_CASES = {
+  'Buffer.alloc(16 KiB).subarray(0, 16)': () => Buffer.alloc(VIEW_PARENT).subarray(0, 16),
+  'new Uint8Array(new ArrayBuffer(16 KiB), 8, 16)': () => new Uint8Array(new ArrayBuffer(VIEW_PARENT), 8, 16),
+  'new DataView(new ArrayBuffer(16 KiB), 0, 16)': () => new DataView(new ArrayBuffer(VIEW_PARENT), 0, 16),
+  'Buffer.from(that window): a 16-byte copy': () => Buffer.from(Buffer.alloc(VIEW_PARENT).subarray(0, 16)),
+  'substring(0, 100) of a 16 KiB string': (i) => ('y'.repeat(VIEW_PARENT) + i).substring(0, 100),
+  'the same substring, copied by structuredClone': (i) => structuredClone(('y'.repeat(VIEW_PARENT) + i).substring(0, 100)),
+};
+
+function viewCase({ name, policy, maxBytes, values }) {
+  const make = VIEW_CASES[name];
+  const before = retained();
+  const cache = new Cache({ maxBytes, policy });
+  for (let i = 0; i < values; i++) cache.set(i, make(i));
+  const after = retained();
+  return { name, policy, maxBytes, values, entries: cache.size, weight: cache.weight, growth: after - before, ratio: (after - before) / maxBytes };
+}
+
 function inChild(args) {
   const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', fileURLToPath(import.meta.url), '--child', JSON.stringify(args)], {
     encoding: 'utf8',
@@ -112,8 +137,22 @@ const argv = process.argv.slice(2);
 if (argv[0] === '--child') {
   if (typeof gc !== 'function') throw new Error('run with --expose-gc');
   const args = JSON.parse(argv[1]);
-  const res = args.mode === 'overhead' ? overheadCase(args) : boundCase(args);
+  const res = args.mode === 'overhead' ? overheadCase(args) : args.mode === 'view' ? viewCase(args) : boundCase(args);
   process.stdout.write(JSON.stringify(res) + '\n');
+} else if (argv.includes('--views')) {
+  const maxBytes = 4 << 20;
+  const values = 20_000;
+  const rows = [];
+  console.log(`${values} values, each with its own 16 KiB parent, through a cache bounded at ${maxBytes / MB} MiB (${DEFAULT_POLICY})`);
+  console.log('| value | entries held | retained growth | growth / bound |');
+  console.log('|---|---:|---:|---:|');
+  for (const name of Object.keys(VIEW_CASES)) {
+    const r = inChild({ mode: 'view', name, policy: DEFAULT_POLICY, maxBytes, values });
+    rows.push(r);
+    console.log(`| ${name} | ${r.entries} | ${(r.growth / MB).toFixed(1)} MB | ${r.ratio.toFixed(2)} |`);
+  }
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(join(here, 'results', 'bytes-bound-views.json'), JSON.stringify({ node: process.version, date: new Date().toISOString(), rows }, null, 1));
 } else if (argv.includes('--overhead')) {
   // Entry counts at different fill levels of the power-of-two growth of the Map and arrays.
   const counts = [100_000, 140_000, 180_000, 250_000];

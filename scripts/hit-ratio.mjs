@@ -270,6 +270,13 @@ function renderDoc({ groups, policies, refRows, checks, runs }) {
   L.push('To replay your own access log: `npx cortado sim access.csv --sizes 1%,5%,10%` (one `key[,size]` per line; add `--bytes` to bound');
   L.push('by bytes, `--json` for machines); it prints the same kind of table and writes a chart to `sim-out/hit-ratio.html`. `npm start`');
   L.push('does the same on the built-in synthetic workloads. `npx cortado sim --help` lists the formats and options.');
+  L.push('Under each table a legend says what the columns are: `hit%` per cache size (the miss ratio is 100 - hit%), in bytes mode');
+  L.push('`bmiss%`, the byte miss ratio (missed bytes over requested bytes), and what `belady` and `belady-size` are; `*` marks the best');
+  L.push('online policy and `(default)` the default policy. The chart draws each policy in its own colour in every panel, with the');
+  L.push('cache sizes labelled as in the table, and the command prints where it went. Progress shows on stderr: a bar on a terminal');
+  L.push('(with the optional `cli-progress`; a status line without it) and a line per tenth of the work in a log; `--no-progress`');
+  L.push('turns it off. oracleGeneral traces are checked while read: next-access times that do not match the keys stop the run,');
+  L.push('since they would make the optimum wrong. `npx cortado --version` prints the version.');
   L.push('');
 
   // ---- summary per policy ----

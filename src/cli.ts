@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 /** The `cortado` command. Subcommands: `sim` (the trace simulator). */
-import { main as sim, helpText as simHelp } from './sim/main.js';
+import { main as sim, helpText as simHelp, packageVersion } from './sim/main.js';
 
 const USAGE = `Usage: cortado <command> [options]
 
 Commands:
   sim     replay access traces (or built-in workloads) through every policy and report
           hit ratios against cache size; "cortado sim --help" for details
+
+Options:
+  -V, --version   print the version
+  -h, --help      this text
 `;
 
 // A reader that stops early (`cortado sim ... | head`) is not an error of ours.
@@ -24,6 +28,8 @@ const io = {
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'sim') {
   process.exitCode = await sim(rest, io);
+} else if (command === '--version' || command === '-V') {
+  io.out(`cortado ${packageVersion()}\n`);
 } else if (command === '--help' || command === '-h' || command === 'help') {
   io.out(rest[0] === 'sim' ? simHelp() : USAGE);
 } else {

@@ -74,3 +74,49 @@ for (const policy of POLICY_NAMES) {
     );
   });
 }
+
+/** Bytes of the distinct backing stores that the cache's values keep alive. */
+function retainedBackings(c: Cache<unknown, unknown>): number {
+  const buffers = new Set<ArrayBufferLike>();
+  for (const [, v] of c) if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
+  let sum = 0;
+  for (const b of buffers) sum += b.byteLength;
+  return sum;
+}
+
+for (const policy of POLICY_NAMES) {
+  test(`maxBytes (${policy}): small views of large buffers cannot hold more than the bound (issue #10, item 3)`, () => {
+    const maxBytes = 4 << 20;
+    const makers: [string, (i: number) => ArrayBufferView][] = [
+      ['Buffer.subarray', () => Buffer.alloc(512 << 10).subarray(0, 16)],
+      ['Uint8Array window', () => new Uint8Array(new ArrayBuffer(512 << 10), 8, 16)],
+      ['DataView window', () => new DataView(new ArrayBuffer(300 << 10), 0, 16)],
+    ];
+    for (const [name, make] of makers) {
+      const c = new Cache<unknown, unknown>({ maxBytes, policy: policy as 'lru', seed: 1 });
+      for (let i = 0; i < 40; i++) c.set(i, make(i));
+      assert.ok(c.size > 0, `${name}: something is cached`);
+      const held = retainedBackings(c);
+      assert.ok(held <= maxBytes, `${name}: values keep ${held} bytes of buffers alive in a cache bounded at ${maxBytes}`);
+      validate(c);
+    }
+    // A window larger than the bound is refused, as any value larger than the bound is.
+    const c = new Cache<string, Uint8Array>({ maxBytes, policy: policy as 'lru' });
+    assert.equal(c.set('huge', Buffer.alloc(8 << 20).subarray(0, 16)), false);
+    assert.equal(c.size, 0);
+  });
+}
+
+test('maxBytes: a value with a throwing getter, a Proxy or a huge sparse array is weighed without running user code (issue #10, item 7)', { timeout: 30_000 }, () => {
+  const c = new Cache<string, unknown>({ maxBytes: 1 << 20 });
+  const trap = () => {
+    throw new Error('user code ran');
+  };
+  assert.equal(c.set('getter', { id: 1, get boom(): number { return trap(); } }), true);
+  assert.equal(c.set('proxy', new Proxy({}, { get: trap, ownKeys: trap, getPrototypeOf: trap, getOwnPropertyDescriptor: trap })), true);
+  const sparse: number[] = [];
+  sparse[4e9] = 1;
+  assert.equal(c.set('sparse', sparse), true);
+  assert.equal(c.size, 3);
+  validate(c as Cache<unknown, unknown>);
+});

@@ -149,7 +149,118 @@ test('table output names policies and sizes; --policies subset', async () => {
   assert.match(r.out, /^lru\s/m);
   assert.match(r.out, /^sieve\s/m);
   assert.doesNotMatch(r.out, /^belady/m);
-  assert.match(r.out, /hit%\s+miss%/);
+  assert.match(r.out, /^cache size\s+5\s+10$/m);
+  assert.doesNotMatch(r.out, /miss%/, 'hit% only: the miss ratio is 100 - hit%');
+  assert.match(r.out, /^ {2}hit%: requests that hit/m);
+});
+
+describe('issue #10 item 17: --sizes, CSV headers, oracleGeneral next-access times', () => {
+  test('a size too large for a safe integer says so (not "at least 1")', async () => {
+    for (const [argv, re] of [
+      [['--sizes', '99999999999999999999'], /--sizes: 99999999999999999999 is too large/],
+      [['--sizes', '9007199254740993'], /--sizes: 9007199254740993 is too large/],
+      [['--bytes', '--sizes', '99999999999GiB', 'x.csv'], /--sizes: 99999999999GiB is too large \(more than 2\^53 - 1 bytes\)/],
+    ] as [string[], RegExp][]) {
+      const r = await run(...argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.match(r.err, re);
+      assert.doesNotMatch(r.err, /at least 1/);
+    }
+    assert.match((await run('--sizes', '0')).err, /--sizes: 0 must be at least 1/);
+  });
+  test('a first CSV line with a malformed size is an error naming line 1, not a header', async () => {
+    for (const first of ['17,12x', '17,-3', 'user:1,1e', 'a,.5.5']) {
+      const p = join(dir, 'first-bad.csv');
+      writeFileSync(p, `${first}
+b,2
+c,3
+`);
+      const r = await run('--no-chart', '--bytes', '--sizes', '10', p);
+      assert.equal(r.code, 1, first);
+      assert.equal(r.out, '');
+      assert.match(r.err, /first-bad\.csv: line 1: size/, first);
+    }
+    // A line with nothing numeric in it is a header, and is skipped.
+    for (const header of ['key,size', 'id,bytes', '"k","sz"']) {
+      const p = join(dir, 'header.csv');
+      writeFileSync(p, `${header}
+a,2
+b,3
+a,2
+`);
+      const r = await run('--no-chart', '--json', '--bytes', '--sizes', '10', p);
+      assert.equal(r.code, 0, `${header}: ${r.err}`);
+      assert.equal(JSON.parse(r.out).traces[0].requests, 3);
+    }
+  });
+  /** oracleGeneral records; `next` is the 1-based vtime of the key's next request, or -1. */
+  const oracle = (records: [id: number, next: number][]): Buffer => {
+    const b = Buffer.alloc(records.length * 24);
+    records.forEach(([id, next], i) => {
+      b.writeUInt32LE(i, i * 24);
+      b.writeBigUInt64LE(BigInt(id), i * 24 + 4);
+      b.writeUInt32LE(100, i * 24 + 12);
+      b.writeBigInt64LE(BigInt(next), i * 24 + 16);
+    });
+    return b;
+  };
+  test('an oracleGeneral trace whose next-access times do not match its keys is refused', async () => {
+    const cases: [string, [number, number][], RegExp][] = [
+      // request 1 (object 1) names request 3, which is object 3's
+      ['other-object', [[1, 3], [2, -1], [3, -1], [1, -1]], /object 1 is requested here, but its previous request named request 3/],
+      // object 5 says it is not requested again, and is
+      ['said-never', [[5, -1], [6, -1], [5, -1]], /object 5 is requested again after a request that said it would not be/],
+      // object 8 names a request past the end
+      ['past-end', [[8, 2], [8, 9]], /object 8's last request names request 9 as its next access, but the trace ends after request 2/],
+      // object 9 names request 2, which is object 4's, and never comes back
+      ['never-back', [[9, 2], [4, -1]], /object 9's last request names request 2 as its next access, but request 2 is another object's/],
+    ];
+    for (const [name, records, re] of cases) {
+      const p = join(dir, `${name}.oracleGeneral.bin`);
+      writeFileSync(p, oracle(records));
+      const r = await run('--no-chart', '--sizes', '2', p);
+      assert.equal(r.code, 1, name);
+      assert.equal(r.out, '', `${name}: no belady row that could pass for an upper bound`);
+      assert.match(r.err, re, name);
+      assert.match(r.err, /next_access_vtime fields do not match the keys/);
+    }
+    // A consistent trace runs, and its optimum is an upper bound.
+    const p = join(dir, 'fine.oracleGeneral.bin');
+    writeFileSync(p, oracle([[1, 3], [2, 5], [1, 6], [3, -1], [2, -1], [1, -1]]));
+    const r = await run('--no-chart', '--json', '--sizes', '1,2', p);
+    assert.equal(r.code, 0, r.err);
+    const t = JSON.parse(r.out).traces[0];
+    assert.equal(t.uniqueKeys, 3);
+    for (const cap of [1, 2]) {
+      const rows = t.rows.filter((x: { capacity: number }) => x.capacity === cap);
+      const opt = rows.find((x: { policy: string }) => x.policy === 'belady');
+      for (const row of rows) assert.ok(opt.hits >= row.hits, `belady >= ${row.policy} at ${cap}`);
+    }
+  });
+});
+
+describe('issue #10 item 8: a --chart path that cannot be written fails before the replay', () => {
+  // The trace is bad at its last line: an error about it would mean the replay ran first.
+  const lateBad = () => {
+    const p = join(dir, 'late-bad.csv');
+    writeFileSync(p, Array.from({ length: 5000 }, (_, i) => `k${i % 300},1`).join('\n') + '\nz,oops\n');
+    return p;
+  };
+  const blocker = join(dir, 'a-file');
+  writeFileSync(blocker, 'not a directory');
+  for (const [name, chart, re] of [
+    ['under a regular file', join(blocker, 'sub', 'chart.html'), /--chart: cannot write .*a-file is not a directory/],
+    ['a directory', dir, /--chart: cannot write .*: it is a directory/],
+  ] as [string, string, RegExp][]) {
+    test(name, async () => {
+      const r = await run('--bytes', '--chart', chart, lateBad());
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.out, '');
+      assert.match(r.err, re);
+      assert.doesNotMatch(r.err, /late-bad\.csv/, 'the trace was not replayed');
+      assert.doesNotMatch(r.err, /cortado sim: \d+%/, 'no progress: nothing ran');
+    });
+  }
 });
 
 test('no trace: the built-in workloads (a quick subset)', async () => {
@@ -171,7 +282,8 @@ test('--chart writes a self-contained HTML page with an SVG per trace', async ()
   assert.equal(html.match(/<svg/g)?.length, 1);
   assert.match(html, /belady/);
   assert.doesNotMatch(html, /<script/);
-  assert.match(r.err, /chart written to/);
+  assert.match(r.err, /chart written to /);
+  assert.ok(r.err.includes(`chart written to ${out}`), 'the absolute path is printed');
 });
 
 test('the bin: --help, exit codes', () => {

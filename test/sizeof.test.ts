@@ -41,9 +41,9 @@ test('sizeOf: Buffers and typed arrays count their view, buffer and bytes', () =
   assert.equal(sizeOf(Buffer.alloc(10_000)), 184 + 10_000);
   assert.equal(sizeOf(new Float64Array(100)), 184 + 800);
   assert.equal(sizeOf(new ArrayBuffer(256)), 88 + 256);
-  // a view into a larger buffer counts only its own bytes
+  // a view into a larger buffer keeps all of it alive, and is charged all of it
   const big = Buffer.alloc(4096);
-  assert.equal(sizeOf(big.subarray(100, 200)), 96 + 104);
+  assert.equal(sizeOf(big.subarray(100, 200)), 96 + 88 + 4096);
 });
 
 test('sizeOf: a slice of Node\'s Buffer pool counts its share of the 8 KiB slab', () => {
@@ -59,8 +59,101 @@ test('sizeOf: a slice of Node\'s Buffer pool counts its share of the 8 KiB slab'
   assert.equal(from(100), 96 + 109);
   // From half the pool's worth of reservation on, Node reserves the exact length: 4 of 2,000.
   assert.equal(from(2000), 96 + 2048);
-  // Not a pool slice: a subarray of a larger buffer of another size keeps only its own bytes.
-  assert.equal(sizeOf(Buffer.alloc(16384).subarray(0, 1000)), 96 + 1000);
+  // Not a pool slice: a subarray of a larger buffer of another size is charged that buffer.
+  assert.equal(sizeOf(Buffer.alloc(16384).subarray(0, 1000)), 96 + 88 + 16384);
+});
+
+test('sizeOf: a view is charged the whole backing store it keeps alive (issue #10, item 3)', () => {
+  const MiB = 1 << 20;
+  // The values of the issue: small windows of large buffers.
+  assert.ok(sizeOf(Buffer.alloc(MiB).subarray(0, 16)) >= MiB);
+  const ab = new ArrayBuffer(MiB);
+  assert.equal(sizeOf(new Uint8Array(ab, 8, 16)), 96 + 88 + MiB);
+  assert.equal(sizeOf(new Float64Array(ab, 64, 2)), 96 + 88 + MiB);
+  assert.equal(sizeOf(new DataView(ab, 0, 16)), 96 + 88 + MiB);
+  assert.equal(sizeOf(Buffer.from(ab, 100, 10)), 96 + 88 + MiB);
+  assert.equal(sizeOf(new Uint8Array(new SharedArrayBuffer(4096), 0, 8)), 96 + 88 + 4096);
+  // ... but once per value: two views of one buffer, or a view and its buffer, share the charge.
+  const a = new Uint8Array(ab, 0, 16);
+  const b = new DataView(ab, 16, 16);
+  assert.equal(sizeOf([a, b]), 32 + 16 + 16 + (96 + 88 + MiB) + 96);
+  assert.equal(sizeOf({ buf: ab, view: a }), 24 + 16 + (88 + MiB) + 96);
+  // A small typed array that owns its bytes is unchanged by the rule (and by its buffer being read).
+  const own = new Uint8Array(16);
+  assert.equal(sizeOf(own), 184 + 16 + 16);
+  void own.buffer;
+  assert.equal(sizeOf(own), 184 + 16 + 16);
+});
+
+test('sizeOf: sparse arrays are counted by the elements they hold, in time bounded by them (issue #10, item 7)', { timeout: 30_000 }, () => {
+  const a: number[] = [];
+  a[1e8] = 1;
+  // one element in a dictionary of capacity 4: 32 + 64 + 4 x 24
+  assert.equal(sizeOf(a), 192);
+  const far: unknown[] = [];
+  far[4e9] = 'x'.repeat(100); // walking this by length would not end
+  assert.equal(sizeOf(far), 192 + 120);
+  // Elements before and after the gap all count.
+  const mixed: unknown[] = Array.from({ length: 3000 }, (_, i) => `string number ${i}`);
+  mixed[1e9] = 'y'.repeat(200);
+  const prefix = mixed.slice(0, 3000).reduce((s: number, x) => s + sizeOf(x), 0);
+  assert.equal(sizeOf(mixed), 32 + 64 + 24 * 8192 + prefix + sizeOf('y'.repeat(200)));
+  // Arrays with a few holes are still fast arrays, counted by length.
+  // eslint-disable-next-line no-sparse-arrays
+  assert.equal(sizeOf([1, , 3]), 32 + 16 + 24);
+  const holey: unknown[] = new Array(500);
+  holey[499] = 'ab';
+  assert.equal(sizeOf(holey), 32 + 16 + 8 * 500 + 24);
+});
+
+test('sizeOf: calls no getter, no Proxy trap and no user method (issue #10, item 7)', () => {
+  let calls = 0;
+  const boom = () => {
+    calls++;
+    throw new Error('user code ran');
+  };
+  const withGetter = { id: 7, get total(): number { return boom(); } };
+  assert.equal(sizeOf(withGetter), 24 + 16);
+  const defined = { name: 'a name of some length' };
+  Object.defineProperty(defined, 'lazy', { get: boom, enumerable: true });
+  assert.equal(sizeOf(defined), 24 + 16 + sizeOf('a name of some length'));
+  const arr: unknown[] = ['ab', 'cd', 'ef'];
+  Object.defineProperty(arr, 1, { get: boom, enumerable: true });
+  assert.equal(sizeOf(arr), 32 + 16 + 24 + 24 + 24);
+  // Proxies: recognised without asking them anything, and not entered.
+  const handler = new Proxy({}, { get: () => boom });
+  const proxied = new Proxy({ payload: 'x'.repeat(1000) }, handler);
+  assert.equal(sizeOf(proxied), 32);
+  assert.equal(sizeOf({ p: proxied }), 24 + 8 + 32);
+  assert.equal(sizeOf(new Map([[1, proxied]])), sizeOf(new Map([[1, 1]])) + 32);
+  assert.equal(sizeOf(new Proxy([1, 2, 3], handler)), 32);
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  assert.equal(sizeOf([proxy]), 32 + 16 + 8 + 32);
+  // An object whose prototype is a Proxy: only own properties are read.
+  const child = Object.create(new Proxy({}, handler), { a: { value: 'ab', enumerable: true } }) as Record<string, unknown>;
+  assert.equal(sizeOf(child), 24 + 8 + 24);
+  // Subclasses that override what a naive walk would call.
+  class SneakyMap extends Map<unknown, unknown> {
+    override get size(): number { return boom(); }
+    override [Symbol.iterator](): IterableIterator<[unknown, unknown]> { return boom(); }
+    override entries(): IterableIterator<[unknown, unknown]> { return boom(); }
+    override forEach(): void { boom(); }
+  }
+  const sm = new SneakyMap([['k', 'value!']]);
+  assert.equal(sizeOf(sm), sizeOf(new Map([['k', 'value!']])));
+  class SneakySet extends Set<unknown> {
+    override get size(): number { return boom(); }
+    override [Symbol.iterator](): IterableIterator<unknown> { return boom(); }
+    override values(): IterableIterator<unknown> { return boom(); }
+  }
+  assert.equal(sizeOf(new SneakySet(['abc'])), sizeOf(new Set(['abc'])));
+  class SneakyBytes extends Uint8Array {
+    override get buffer(): ArrayBuffer { return boom(); }
+    override get byteLength(): number { return boom(); }
+  }
+  assert.equal(sizeOf(new SneakyBytes(100)), 184 + 100);
+  assert.equal(calls, 0);
 });
 
 test('sizeOf: arrays, objects, Maps and Sets follow the V8 layouts', () => {

@@ -8,7 +8,7 @@
  * --no-chart.
  */
 import type { TraceResult } from './run.js';
-import { humanSize } from './report.js';
+import { humanSize, policyLabel } from './report.js';
 
 interface VegaModule {
   parse(spec: unknown): unknown;
@@ -49,21 +49,48 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Tableau-10 colours for online policies; black and grey for the offline rows. */
-const ONLINE_COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
-const OFFLINE_COLOURS = ['#000000', '#777777', '#aaaaaa'];
+/**
+ * A fixed colour per policy, so a policy looks the same in every panel and every run, and
+ * related policies are told apart at a glance (W-TinyLFU red, TinyLFU purple; the Tableau-10
+ * hues, far apart in hue and lightness). Policies without one take the remaining hues in
+ * turn; the offline rows are black and greys (and dashed).
+ */
+export const POLICY_COLOURS: Readonly<Record<string, string>> = {
+  wtinylfu: '#d62728',
+  tinylfu: '#9467bd',
+  lru: '#1f77b4',
+  sieve: '#2ca02c',
+  s3fifo: '#ff7f0e',
+  lhd: '#8c564b',
+  belady: '#000000',
+  'belady-size': '#6f6f6f',
+  'belady-admit-all': '#a8a8a8',
+};
+const SPARE_COLOURS = ['#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#393b79', '#637939'];
+const SPARE_OFFLINE = ['#444444', '#8f8f8f', '#c4c4c4'];
 
-function colours(r: TraceResult): string[] {
-  const out: string[] = [];
+/** The colours of `policies` in order, given which of them are offline. */
+export function policyColours(policies: readonly string[], offline: ReadonlySet<string>): string[] {
   let on = 0;
   let off = 0;
-  const seen = new Set<string>();
-  for (const row of r.rows) {
-    if (seen.has(row.policy)) continue;
-    seen.add(row.policy);
-    out.push(row.offline ? OFFLINE_COLOURS[off++ % OFFLINE_COLOURS.length]! : ONLINE_COLOURS[on++ % ONLINE_COLOURS.length]!);
-  }
-  return out;
+  return policies.map((p) => POLICY_COLOURS[p] ?? (offline.has(p) ? SPARE_OFFLINE[off++ % SPARE_OFFLINE.length]! : SPARE_COLOURS[on++ % SPARE_COLOURS.length]!));
+}
+
+/**
+ * A vega expression that formats a capacity as the tables do (humanSize): binary units with
+ * a B suffix in bytes mode (1.9MiB), decimal k/M/G in count mode (1.2k).
+ */
+function sizeLabelExpr(bytes: boolean): string {
+  const base = bytes ? 1024 : 1000;
+  const units = bytes ? ['B', 'KiB', 'MiB', 'GiB', 'TiB'] : ['', 'k', 'M', 'G', 'T'];
+  const scaled = (k: number): string => {
+    const d = `(datum.value / ${base ** k})`;
+    return `(${d} >= 100 ? format(${d}, '.0f') : format(${d}, '.1f')) + '${units[k]}'`;
+  };
+  // From the largest unit down: the first that the value reaches.
+  const tests: string[] = [];
+  for (let k = units.length - 1; k >= 1; k--) tests.push(`datum.value >= ${base ** k} ? ${scaled(k)} : `);
+  return tests.join('') + `format(datum.value, '.0f') + '${units[0]}'`;
 }
 
 /** The vega-lite spec of one trace's panel. */
@@ -71,13 +98,16 @@ export function panelSpec(r: TraceResult): Record<string, unknown> {
   const bytes = r.mode === 'bytes';
   const policies: string[] = [];
   for (const row of r.rows) if (!policies.includes(row.policy)) policies.push(row.policy);
+  const offline = new Set(r.rows.filter((x) => x.offline).map((x) => x.policy));
+  const labels = policies.map(policyLabel);
+  const capacities = [...new Set(r.rows.map((x) => x.capacity))].sort((a, b) => a - b);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: r.trace,
       subtitle: [
         `${r.description} (${r.requests.toLocaleString('en-US')} requests, ${r.mode} mode)`,
-        'dashed black/grey: offline optimum (upper bound)',
+        bytes ? 'dashed black/grey: offline references (with sizes, no optimum is known)' : 'dashed black: the offline optimum (upper bound)',
       ],
       anchor: 'start',
     },
@@ -86,7 +116,8 @@ export function panelSpec(r: TraceResult): Record<string, unknown> {
     background: 'white',
     data: {
       values: r.rows.map((row) => ({
-        policy: row.policy,
+        policy: policyLabel(row.policy),
+        size: humanSize(row.capacity, bytes),
         kind: row.offline ? 'offline optimum' : 'online policy',
         capacity: row.capacity,
         hit: Math.round(row.hitRatio * 1e6) / 1e4,
@@ -99,10 +130,11 @@ export function panelSpec(r: TraceResult): Record<string, unknown> {
         type: 'quantitative',
         scale: { type: 'log', nice: false, padding: 12 },
         title: bytes ? 'cache size (bytes, log scale)' : 'cache size (entries, log scale)',
-        axis: { format: '~s' },
+        // Ticks at the simulated sizes, labelled as the table heads them.
+        axis: { values: capacities, labelExpr: sizeLabelExpr(bytes), labelOverlap: 'greedy' },
       },
       y: { field: 'hit', type: 'quantitative', title: 'hit ratio (%)', scale: { zero: true } },
-      color: { field: 'policy', type: 'nominal', sort: policies, title: 'policy', scale: { domain: policies, range: colours(r) } },
+      color: { field: 'policy', type: 'nominal', sort: labels, title: 'policy', scale: { domain: labels, range: policyColours(policies, offline) } },
       strokeDash: {
         field: 'kind',
         type: 'nominal',
@@ -111,7 +143,7 @@ export function panelSpec(r: TraceResult): Record<string, unknown> {
       },
       tooltip: [
         { field: 'policy', type: 'nominal' },
-        { field: 'capacity', type: 'quantitative' },
+        { field: 'size', type: 'nominal', title: bytes ? 'cache size (bytes)' : 'cache size (entries)' },
         { field: 'hit', type: 'quantitative', title: 'hit ratio (%)' },
       ],
     },
@@ -145,7 +177,7 @@ function dataTable(r: TraceResult): string {
           return `<td>${row === undefined ? '-' : (row.hitRatio * 100).toFixed(2)}</td>`;
         })
         .join('');
-      return `<tr><th>${escapeHtml(p)}</th>${cells}</tr>`;
+      return `<tr><th>${escapeHtml(policyLabel(p))}</th>${cells}</tr>`;
     })
     .join('\n');
   return `<table><thead><tr><th>hit ratio %</th>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;

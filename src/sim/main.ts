@@ -1,15 +1,19 @@
 /**
  * `cortado sim`: argument handling and output for the simulator (the `bin` calls `main`).
  *
- * Output discipline: results are buffered until every trace has been replayed and the chart
- * written, so a run that fails half-way prints nothing on stdout that could pass for a
- * result; errors go to stderr and set a non-zero exit code (1: a trace or file problem,
- * 2: a usage error).
+ * Output discipline: everything that can be checked before the replay is checked first (the
+ * arguments, every trace's format, the chart's packages and whether its path can be written),
+ * so a long run is not thrown away at the end for a typo. Results are buffered until every
+ * trace has been replayed, so a run that fails half-way prints nothing on stdout that could
+ * pass for a result; if only the chart cannot be written after all, the results are still
+ * printed and the exit code says it. Errors go to stderr with a non-zero exit code (1: a
+ * trace or file problem, 2: a usage error). Progress goes to stderr (see progress.ts).
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { simulate, fileSource, syntheticSources, knownPolicies, type SizeSpec, type Source, type TraceResult } from './run.js';
+import { accessSync, constants as fsConstants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { simulate, simulationWork, fileSource, syntheticSources, knownPolicies, type SimOptions, type SizeSpec, type Source, type TraceResult } from './run.js';
+import { barProgress, lineProgress, loadCliProgressBar, type Bar, type Progress } from './progress.js';
 import { inspectTrace, TraceError, TRACE_FORMATS, type TraceFormat } from './trace.js';
 import { formatTable, toJson } from './report.js';
 import { renderHtml, checkChartDeps, ChartUnavailableError } from './chart.js';
@@ -26,6 +30,11 @@ export interface Io {
   err(text: string): void;
   /** Whether stderr is a terminal (the progress bar shows only then). */
   errIsTTY: boolean;
+  /**
+   * Makes the progress bar on a terminal (default: cli-progress on process.stderr); null:
+   * not available, and a status line is drawn instead.
+   */
+  progressBar?: (() => Promise<Bar | null>) | undefined;
 }
 
 export class UsageError extends Error {
@@ -65,16 +74,24 @@ Options:
   -c, --chart <file>      write the chart (self-contained HTML with inline SVG) here
                           (default ${DEFAULT_CHART}; needs the optional packages vega, vega-lite)
       --no-chart          do not write a chart
-      --no-progress       no progress bar (it shows only when stderr is a terminal)
+      --no-progress       no progress on stderr
       --seed <n>          seed of the built-in workloads and of every cache's hashing (default ${DEFAULT_SEED})
+  -V, --version           print the version
   -h, --help              this text
+
+Progress goes to stderr: a bar on a terminal (with the optional package cli-progress;
+without it, a status line), a line per tenth of the work otherwise; --no-progress for none.
+
+oracleGeneral traces are checked while they are read: every object's requests must name
+each other as next accesses (else the optimum would be wrong, and the run stops).
 
 Memory: the trace is streamed; the online policies need only their caches. Counting the
 distinct keys (for the report, and in a first pass for percentage sizes) keeps each distinct
-key once, up to 16 million. The optimum needs each request's next use: oracleGeneral traces
-carry it; for other formats a first pass records the key sequence as typed arrays, 8 bytes
-per request (up to 12 while it is built; e.g. about 1 GB for 100 million requests); pass
---no-optimum to avoid it.
+key once, up to 16 million (so does the check of an oracleGeneral trace's next-access
+times). The optimum needs each request's next use: oracleGeneral traces carry it; for
+other formats a first pass records the key sequence as typed arrays, 8 bytes per request
+(up to 12 while it is built; e.g. about 1 GB for 100 million requests); pass --no-optimum
+to avoid it.
 
 Replay: for each request, get(key); on a miss, set(key) (with the size as weight in bytes
 mode). Every request counts, cold misses included, as in libCacheSim.
@@ -95,6 +112,7 @@ interface Parsed {
   progress: boolean;
   seed: number;
   help: boolean;
+  version: boolean;
 }
 
 const UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
@@ -121,7 +139,8 @@ export function parseSizes(text: string, bytes: boolean): SizeSpec[] {
       mult = u;
     }
     const v = Number(m[1]) * mult;
-    if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`--sizes: ${p} must be at least 1`);
+    if (!Number.isSafeInteger(v)) throw new UsageError(`--sizes: ${p} is too large (more than 2^53 - 1${unit === '' ? '' : ' bytes'})`);
+    if (v < 1) throw new UsageError(`--sizes: ${p} must be at least 1`);
     if (!bytes && v > 2 ** 31 - 1) throw new UsageError(`--sizes: ${p} entries is more than a cache can hold (2^31 - 1)`);
     return { value: v, percent: false, label: p };
   });
@@ -160,10 +179,15 @@ export function parse(argv: readonly string[]): Parsed {
         'no-progress': { type: 'boolean' },
         seed: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  if (values.help === true || values.version === true) {
+    // Nothing else is looked at: `cortado sim --sizes x --help` still prints the help.
+    return { ...HELP_ONLY, help: values.help === true, version: values.version === true && values.help !== true };
   }
   const bytes = values.bytes === true;
   let format: TraceFormat | null = null;
@@ -194,11 +218,72 @@ export function parse(argv: readonly string[]): Parsed {
     chart: values['no-chart'] === true ? null : (values.chart ?? DEFAULT_CHART),
     progress: values['no-progress'] !== true,
     seed,
-    help: values.help === true,
+    help: false,
+    version: false,
   };
 }
 
-function packageVersion(): string {
+const HELP_ONLY: Parsed = {
+  traces: [],
+  format: null,
+  policies: [],
+  sizes: [],
+  bytes: false,
+  optimum: false,
+  json: false,
+  chart: null,
+  progress: false,
+  seed: DEFAULT_SEED,
+  help: true,
+  version: false,
+};
+
+/**
+ * Throw a UsageError now if the chart could not be written at `file` after the run: the
+ * file, if it exists, must be a writable regular file; else its nearest existing ancestor
+ * must be a writable directory (missing directories are made when the chart is written).
+ */
+export function checkChartPath(file: string): void {
+  const abs = resolve(file);
+  const fail = (why: string): UsageError => new UsageError(`--chart: cannot write ${file}: ${why}`);
+  const stat = (p: string) => {
+    try {
+      return statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw fail((e as Error).message);
+    }
+  };
+  const st = stat(abs);
+  if (st !== null) {
+    if (!st.isFile()) throw fail(st.isDirectory() ? 'it is a directory' : 'it is not a regular file');
+    try {
+      accessSync(abs, fsConstants.W_OK);
+    } catch {
+      throw fail('it is not writable');
+    }
+    return;
+  }
+  let dir = dirname(abs);
+  for (;;) {
+    const d = stat(dir);
+    if (d !== null) {
+      if (!d.isDirectory()) throw fail(`${dir} is not a directory`);
+      try {
+        accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+      } catch {
+        throw fail(`the directory ${dir} is not writable`);
+      }
+      return;
+    }
+    const up = dirname(dir);
+    if (up === dir) throw fail('no existing directory above it');
+    dir = up;
+  }
+}
+
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
@@ -207,27 +292,14 @@ function packageVersion(): string {
   }
 }
 
-interface Bar {
-  start(total: number, value: number, payload: object): void;
-  update(value: number, payload?: object): void;
-  setTotal(total: number): void;
-  stop(): void;
-}
-
-/** A cli-progress bar on stderr, or null when it is not wanted or not installed. */
-async function progressBar(io: Io, want: boolean): Promise<Bar | null> {
-  if (!want || !io.errIsTTY) return null;
-  try {
-    const name = 'cli-progress';
-    const mod = (await import(name)) as { default?: unknown };
-    const cp = (mod.default ?? mod) as { SingleBar: new (o: object, preset: object) => Bar; Presets: { shades_classic: object } };
-    return new cp.SingleBar(
-      { format: '{trace} [{bar}] {percentage}% | ETA {eta_formatted}', stream: process.stderr, hideCursor: true, clearOnComplete: true, fps: 5 },
-      cp.Presets.shades_classic,
-    );
-  } catch {
-    return null; // optional: without cli-progress the run is simply silent
+/** The progress display for this run, or null when it is not wanted. */
+async function makeProgress(io: Io, want: boolean, total: number): Promise<Progress | null> {
+  if (!want) return null;
+  if (io.errIsTTY) {
+    const bar = await (io.progressBar ?? (() => loadCliProgressBar(process.stderr)))();
+    if (bar !== null) return barProgress(bar, total);
   }
+  return lineProgress(io.err, total, io.errIsTTY);
 }
 
 /** Run `cortado sim` with `argv` (the arguments after "sim"); returns the exit code. */
@@ -246,48 +318,76 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.out(helpText());
     return 0;
   }
+  if (args.version) {
+    io.out(`cortado ${packageVersion()}\n`);
+    return 0;
+  }
   try {
     const sources: Source[] = [];
     if (args.traces.length === 0) sources.push(...syntheticSources(args.seed));
     else for (const t of args.traces) sources.push(fileSource(await inspectTrace(t, args.format), args.bytes));
-    if (args.chart !== null) await checkChartDeps(); // fail now, not after the run, if vega is absent
+    if (args.chart !== null) {
+      // Fail now, not after the run, if vega is absent or the file cannot be written.
+      await checkChartDeps();
+      try {
+        checkChartPath(args.chart);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        io.err(`cortado sim: ${e.message}\nPass another --chart, or --no-chart.\n`);
+        return 2;
+      }
+    }
 
-    const bar = await progressBar(io, args.progress);
+    const simOpts = (onProgress: SimOptions['onProgress']): SimOptions => ({
+      policies: args.policies,
+      sizes: args.sizes,
+      bytes: args.bytes,
+      optimum: args.optimum,
+      seed: args.seed,
+      onProgress,
+    });
+    const works = sources.map((src) => simulationWork(src, simOpts(undefined)).total);
+    const progress = await makeProgress(io, args.progress, works.reduce((a, b) => a + b, 0));
     const results: TraceResult[] = [];
     try {
-      for (const src of sources) {
-        bar?.start(1, 0, { trace: src.name });
-        results.push(
-          await simulate(src, {
-            policies: args.policies,
-            sizes: args.sizes,
-            bytes: args.bytes,
-            optimum: args.optimum,
-            seed: args.seed,
-            onProgress: bar === null ? undefined : (done, total) => {
-              bar.setTotal(total);
-              bar.update(done, { trace: src.name });
-            },
-          }),
-        );
+      let before = 0;
+      for (let i = 0; i < sources.length; i++) {
+        const src = sources[i]!;
+        const label = sources.length === 1 ? src.name : `${src.name}, ${i + 1} of ${sources.length}`;
+        const offset = before;
+        // Each source reports against its own total; scale it onto the run's share of it.
+        results.push(await simulate(src, simOpts((done, total) => progress?.update(offset + (total > 0 ? (done / total) * works[i]! : 0), label))));
+        before += works[i]!;
       }
     } finally {
-      bar?.stop();
+      progress?.stop(); // after a failure, the plain form says where it stopped
     }
 
     const version = packageVersion();
+    let chartError: Error | null = null;
+    let chartPath: string | null = null;
     if (args.chart !== null) {
-      const html = await renderHtml(
-        results,
-        args.traces.length === 0 ? 'cortado sim: built-in workloads' : 'cortado sim: hit ratio by cache size',
-        `cortado ${version}, cortado sim ${argv.join(' ')}; Node ${process.version}; ${new Date().toISOString()}`,
-      );
-      mkdirSync(dirname(args.chart), { recursive: true });
-      writeFileSync(args.chart, html);
+      try {
+        const html = await renderHtml(
+          results,
+          args.traces.length === 0 ? 'cortado sim: built-in workloads' : 'cortado sim: hit ratio by cache size',
+          `cortado ${version}, cortado sim ${argv.join(' ')}; Node ${process.version}; ${new Date().toISOString()}`,
+        );
+        mkdirSync(dirname(args.chart), { recursive: true });
+        writeFileSync(args.chart, html);
+        chartPath = resolve(args.chart);
+      } catch (e) {
+        if (e instanceof ChartUnavailableError || !(e instanceof Error) || typeof (e as NodeJS.ErrnoException).syscall !== 'string') throw e;
+        chartError = e;
+      }
     }
     if (args.json) io.out(toJson(results, version, args.bytes) + '\n');
     else io.out(results.map(formatTable).join('\n\n') + '\n');
-    if (args.chart !== null) io.err(`chart written to ${args.chart}\n`);
+    if (chartError !== null) {
+      io.err(`cortado sim: the results are above, but the chart could not be written: ${chartError.message}\n`);
+      return 1;
+    }
+    if (chartPath !== null) io.err(`cortado sim: chart written to ${chartPath}\n`);
     return 0;
   } catch (e) {
     if (e instanceof TraceError || e instanceof ChartUnavailableError) {

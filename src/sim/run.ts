@@ -45,7 +45,10 @@ export interface SimOptions {
   admitAllOptimum?: boolean | undefined;
   /** Seed of every cache's hashing and sampling, so runs repeat exactly (default 1). */
   seed?: number | undefined;
-  /** Progress: units done and total (bytes of file, or requests for synthetic workloads). */
+  /**
+   * Progress, called after each batch of requests is replayed: work done and the total work
+   * of this source (see simulationWork), so it follows the replay rather than the reading.
+   */
   onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
@@ -56,9 +59,10 @@ export interface Source {
   format: string;
   hasSizes: boolean;
   hasNext: boolean;
-  /** Progress units in one pass. */
+  /** Progress units in one pass (the `units` of its batches add up to this, or nearly). */
   total: number;
-  batches(onProgress: (units: number) => void): AsyncIterable<TraceBatch> | Iterable<TraceBatch>;
+  /** One pass over the requests; each batch says how many progress units it accounts for. */
+  batches(onProgress?: (units: number) => void): AsyncIterable<TraceBatch> | Iterable<TraceBatch>;
 }
 
 export interface Row {
@@ -101,7 +105,7 @@ export function fileSource(info: TraceInfo, bytes: boolean): Source {
     format: info.format,
     hasSizes: info.format === 'oracle' || (info.format === 'text' && bytes),
     hasNext: info.format === 'oracle',
-    total: info.fileBytes,
+    total: info.dataBytes ?? info.fileBytes,
     batches: (onProgress) => readTrace(info, bytes, onProgress),
   };
 }
@@ -121,7 +125,8 @@ export function workloadSource(w: Workload, seed = DEFAULT_SEED): Source {
     },
     *batches(onProgress) {
       for (const b of batchesOf(get())) {
-        onProgress(b.count);
+        b.units = b.count;
+        onProgress?.(b.count);
         yield b;
       }
     },
@@ -152,12 +157,12 @@ interface Census {
   next: Int32Array | null;
 }
 
-async function census(src: Source, wantNext: boolean, sized: boolean, progress: (n: number) => void): Promise<Census> {
+async function census(src: Source, wantNext: boolean, sized: boolean, progress: (units: number) => void): Promise<Census> {
   const ids = new Map<TraceKey, number>();
   let seq = new Int32Array(wantNext ? 1 << 16 : 0);
   let requests = 0;
   let uniqueBytes = 0;
-  for await (const b of src.batches(progress)) {
+  for await (const b of src.batches()) {
     const { keys, sizes, count } = b;
     if (wantNext && requests + count > seq.length) {
       if (requests + count > 2 ** 31 - 1) {
@@ -186,6 +191,7 @@ async function census(src: Source, wantNext: boolean, sized: boolean, progress: 
       if (wantNext) seq[requests + i] = id;
     }
     requests += count;
+    progress(b.units ?? 0);
   }
   const uniqueKeys = ids.size;
   ids.clear();
@@ -219,6 +225,23 @@ interface OfflineRun {
   missBytes: number;
 }
 
+/**
+ * How the work of simulating `src` is counted for progress: each pass over the trace costs
+ * its progress units (bytes of data, or requests) times a weight, 1 for the first pass (one
+ * Map operation per request) and one per cache replayed for the main pass. So progress and
+ * its ETA follow the time the replay takes.
+ */
+export function simulationWork(src: Source, opts: SimOptions): { census: number; replay: number; total: number } {
+  const needPercent = opts.sizes.some((s) => s.percent);
+  const anyOffline = opts.optimum || opts.admitAllOptimum === true;
+  const wantNext = anyOffline && !src.hasNext;
+  const n = opts.sizes.length;
+  const runs = opts.policies.length * n + (opts.optimum ? n * (opts.bytes ? 2 : 1) : 0) + (opts.admitAllOptimum === true ? n : 0);
+  const census = needPercent || wantNext ? src.total : 0;
+  const replay = src.total * Math.max(1, runs);
+  return { census, replay, total: census + replay };
+}
+
 /** Replay one source through every policy x size (and the optimum). */
 export async function simulate(src: Source, opts: SimOptions): Promise<TraceResult> {
   const bytes = opts.bytes;
@@ -230,15 +253,17 @@ export async function simulate(src: Source, opts: SimOptions): Promise<TraceResu
   const anyOffline = opts.optimum || opts.admitAllOptimum === true;
   const wantNext = anyOffline && !src.hasNext;
   const passes = needPercent || wantNext ? 2 : 1;
-  const total = src.total * passes;
+  const work = simulationWork(src, opts);
+  const replayWeight = work.replay / Math.max(1, src.total);
   let done = 0;
-  const progress = (n: number): void => {
-    done += n;
-    opts.onProgress?.(done, total);
+  const progress = (units: number, weight: number): void => {
+    done = Math.min(work.total, done + units * weight);
+    opts.onProgress?.(done, work.total);
   };
 
   let c: Census | null = null;
-  if (passes === 2) c = await census(src, wantNext, sized, progress);
+  if (passes === 2) c = await census(src, wantNext, sized, (units) => progress(units, 1));
+  else done = work.census;
 
   const basis = c === null ? 0 : bytes ? c.uniqueBytes : c.uniqueKeys;
   const capacities = resolveSizes(opts.sizes, basis);
@@ -274,7 +299,7 @@ export async function simulate(src: Source, opts: SimOptions): Promise<TraceResu
   let totalBytes = 0;
   const nextArr = c?.next ?? null;
   const setOpts = { weight: 0 };
-  for await (const b of src.batches(progress)) {
+  for await (const b of src.batches()) {
     const { keys, count } = b;
     const sizes = sized ? b.sizes! : null;
     if (sizes !== null) for (let i = 0; i < count; i++) totalBytes += sizes[i]!;
@@ -341,6 +366,11 @@ export async function simulate(src: Source, opts: SimOptions): Promise<TraceResu
       }
     }
     requests += count;
+    progress(b.units ?? 0, replayWeight);
+  }
+  if (done < work.total) {
+    done = work.total; // the estimate of the data's size was short: finish at 100%
+    opts.onProgress?.(done, work.total);
   }
   if (requests === 0) throw new TraceError(`${src.description}: no requests in the trace`);
   if (c !== null && c.requests !== requests) {

@@ -15,16 +15,19 @@
  *  - `oracle`: libCacheSim's oracleGeneral, 24-byte little-endian records
  *              `{u32 timestamp; u64 obj_id; u32 obj_size; i64 next_access_vtime}`. The vtime is
  *              1-based (the request at 0-based index i names its successor as j+1), -1 for
- *              none; we convert it to a 0-based index.
+ *              none; we convert it to a 0-based index, and check while reading that every
+ *              key's requests name each other in order (a trace whose next-access times do
+ *              not match its keys would give an optimum below the online policies).
  *  - `text`:   a user's own log, `key[,size]` per line (comma or tab separated); `#` comments
- *              and blank lines are skipped, and a first line whose size is not a number is
- *              taken for a header.
+ *              and blank lines are skipped, and a first line with nothing numeric in it
+ *              (`key,size`) is taken for a header; a size that is a malformed number is an
+ *              error, on the first line too.
  *
  * Keys are numbers whenever the id is an integer that a double holds exactly (fast Map and
  * hash paths); larger ids (oracleGeneral's u64 above 2^53) and non-numeric text keys are
  * strings, so distinct ids stay distinct.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { StringDecoder } from 'node:string_decoder';
 import { basename } from 'node:path';
@@ -44,6 +47,11 @@ export interface TraceBatch {
   sizes: number[] | null;
   /** 0-based index (in the whole trace) of the next request for the same key, -1 for none. */
   next: number[] | null;
+  /**
+   * Progress units this batch accounts for (decompressed bytes of the file for traces,
+   * requests for the built-in workloads); the batches of one pass add up to its total.
+   */
+  units?: number;
 }
 
 /** A malformed or unreadable trace; the message names the file and where. */
@@ -191,8 +199,23 @@ export class OracleParser implements Parser {
   readonly hasNext = true;
   private index = 0;
   private readonly records: RecordSplitter;
+  /**
+   * For each key seen, the 0-based index its latest request named as its next (-1: none).
+   * The next request of that key must come exactly there; a key that promised an index and
+   * never came back is caught at the end. Dropped (and the check with it) past
+   * MAX_CHECKED_KEYS distinct keys, the most a Map holds.
+   */
+  private promised: Map<TraceKey, number> | null = new Map();
   constructor(private readonly file: string, private readonly unzipped = false) {
     this.records = new RecordSplitter(file, unzipped, 'oracleGeneral', OracleParser.RECORD);
+  }
+
+  private inconsistent(offset: number, what: string): TraceError {
+    return new TraceError(
+      `${this.file}: record at ${at(offset, this.unzipped)} (request ${this.index + 1}): ${what}. ` +
+        'The next_access_vtime fields do not match the keys, so the offline optimum (and the unique-key count) would be wrong; ' +
+        'regenerate the trace with libCacheSim (traceConv), or convert it to a key,size text trace, which the simulator indexes itself',
+    );
   }
 
   feed(chunk: Buffer, out: BatchBuilder): void {
@@ -225,6 +248,20 @@ export class OracleParser implements Parser {
           );
         }
       }
+      const promised = this.promised;
+      if (promised !== null) {
+        const expected = promised.get(key);
+        if (expected !== undefined && expected !== this.index) {
+          throw this.inconsistent(
+            base + o,
+            expected < 0
+              ? `object ${key} is requested again after a request that said it would not be`
+              : `object ${key} is requested here, but its previous request named request ${expected + 1} as its next`,
+          );
+        }
+        if (expected === undefined && promised.size >= MAX_CHECKED_KEYS) this.promised = null;
+        else promised.set(key, nx);
+      }
       keys.push(key);
       sizes.push(size);
       next.push(nx);
@@ -235,8 +272,23 @@ export class OracleParser implements Parser {
 
   end(): void {
     this.records.finish();
+    if (this.promised === null) return;
+    for (const [key, nx] of this.promised) {
+      if (nx >= 0) {
+        const why = nx < this.index ? `request ${nx + 1} is another object's` : `the trace ends after request ${this.index}`;
+        throw new TraceError(
+          `${this.file}: object ${key}'s last request names request ${nx + 1} as its next access, but ${why}. ` +
+            'The next_access_vtime fields do not match the keys, so the offline optimum (and the unique-key count) would be wrong; ' +
+            'regenerate the trace with libCacheSim (traceConv), or convert it to a key,size text trace, which the simulator indexes itself',
+        );
+      }
+    }
+    this.promised = null;
   }
 }
+
+/** Distinct keys the oracleGeneral consistency check tracks (a V8 Map holds at most 2^24). */
+const MAX_CHECKED_KEYS = 16_000_000;
 
 /** Base for line formats: splits decoded text into lines, counting them (1-based). */
 abstract class LineParser implements Parser {
@@ -334,7 +386,9 @@ export class TextParser extends LineParser {
       const field = text.slice(sep + 1).split(/[,\t]/, 1)[0]!.trim();
       const v = field.length === 0 ? NaN : Number(field);
       if (!Number.isFinite(v) || v < 0) {
-        if (this.line === 1 && this.mode === 'unknown') return; // a header such as "key,size"
+        // A header such as "key,size": the first line, with nothing numeric in it. A first
+        // line like "17,12x" is a request with a malformed size, and says so.
+        if (this.line === 1 && this.mode === 'unknown' && !NUMERIC.test(key) && !NUMERIC.test(field)) return;
         throw this.fail(`size ${JSON.stringify(clip(field))} is not a finite number >= 0`);
       }
       size = v;
@@ -347,6 +401,9 @@ export class TextParser extends LineParser {
     if (out.sizes !== null) out.sizes.push(size);
   }
 }
+
+/** A field that starts like a number (a sign, digits, a decimal point): not a header's column name. */
+const NUMERIC = /^[+-]?(\d|\.\d|Infinity|NaN)/;
 
 function at(offset: number, unzipped: boolean): string {
   return unzipped ? `byte offset ${offset} of the decompressed data` : `byte offset ${offset}`;
@@ -362,8 +419,14 @@ export interface TraceInfo {
   name: string;
   format: TraceFormat;
   gzip: boolean;
-  /** Bytes on disk (compressed when gzip), for progress. */
+  /** Bytes on disk (compressed when gzip). */
   fileBytes: number;
+  /**
+   * Bytes of trace data (decompressed), for progress: the file's size, or for gzip the size
+   * its trailer records (modulo 2^32 there: taken as the smallest such size not below the
+   * compressed size, an estimate for files that decompress to more than 4 GiB).
+   */
+  dataBytes?: number;
 }
 
 /** The format a file name implies, or null. */
@@ -412,7 +475,25 @@ export async function inspectTrace(path: string, format: TraceFormat | null): Pr
       throw new TraceError(`${path}: cannot tell the trace format from the name or content; pass --format ${TRACE_FORMATS.join('|')}`);
     }
   }
-  return { path, name: traceName(path), format: f, gzip, fileBytes };
+  return { path, name: traceName(path), format: f, gzip, fileBytes, dataBytes: gzip ? gzipDataBytes(path, fileBytes) : fileBytes };
+}
+
+/** The decompressed size a gzip file's trailer records (ISIZE), lifted above the compressed size. */
+function gzipDataBytes(path: string, fileBytes: number): number {
+  if (fileBytes < 18) return fileBytes;
+  const tail = Buffer.alloc(4);
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    if (readSync(fd, tail, 0, 4, fileBytes - 4) !== 4) return fileBytes;
+  } catch {
+    return fileBytes;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  let n = tail.readUInt32LE(0);
+  while (n < fileBytes) n += 2 ** 32;
+  return n;
 }
 
 async function readHead(path: string, gzip: boolean, n: number): Promise<Buffer> {
@@ -461,11 +542,23 @@ export async function* readTrace(info: TraceInfo, sized: boolean, onRaw: (n: num
   const parser = makeParser(info, sized);
   const out = new BatchBuilder(parser.hasSizes, parser.hasNext);
   let decompressed = 0;
+  // Decompressed bytes not yet attributed to a batch: each batch handed out takes an even
+  // share of what was read since the last one, so progress follows the batches replayed.
+  let unattributed = 0;
+  const handOut = (batches: TraceBatch[]): TraceBatch[] => {
+    if (batches.length === 0) return batches;
+    const share = Math.floor(unattributed / batches.length);
+    for (const b of batches) b.units = share;
+    batches[batches.length - 1]!.units = unattributed - share * (batches.length - 1);
+    unattributed = 0;
+    return batches;
+  };
   try {
     for await (const chunk of openStream(info.path, info.gzip, onRaw)) {
       parser.feed(chunk, out);
       decompressed += chunk.length;
-      yield* out.drain();
+      unattributed += chunk.length;
+      yield* handOut(out.drain());
     }
     parser.end(out);
   } catch (e) {
@@ -474,7 +567,9 @@ export async function* readTrace(info: TraceInfo, sized: boolean, onRaw: (n: num
     throw new TraceError(`${info.path}: cannot read${where}: ${(e as Error).message}`, { cause: e });
   }
   out.cut(true);
-  yield* out.drain();
+  const last = out.drain();
+  if (last.length === 0 && unattributed > 0) last.push({ count: 0, keys: [], sizes: out.sizes, next: out.next });
+  yield* handOut(last);
 }
 
 /** Parse a whole in-memory buffer (tests and small inputs). */
