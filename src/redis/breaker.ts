@@ -59,7 +59,7 @@ export class CircuitBreaker {
     this.#open = true;
     this.opens++;
     this.#schedule(this.#coolDown);
-    this.#onChange?.(true);
+    this.#notify(true);
   }
 
   /** Probe now if open (the client reconnected). */
@@ -79,7 +79,15 @@ export class CircuitBreaker {
     this.#consecutive = 0;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#onChange?.(false);
+    this.#notify(false);
+  }
+
+  #notify(open: boolean): void {
+    try {
+      this.#onChange?.(open);
+    } catch {
+      // A listener's error must not stop the breaker.
+    }
   }
 
   #schedule(ms: number): void {

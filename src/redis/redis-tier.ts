@@ -67,6 +67,8 @@ export interface RedisTierOptions {
   connectTimeout?: number | undefined;
   /** When to stop calling Redis for a while. */
   breaker?: RedisBreakerOptions | undefined;
+  /** Hears the breaker open ('open': calls skip Redis) and close ('closed': Redis answered again). */
+  onBreaker?: ((state: 'open' | 'closed') => void) | undefined;
 }
 
 export interface RedisTierStats extends TierStats {
@@ -95,7 +97,7 @@ const MAX_PX = 2 ** 50;
 const GET_SCRIPT = "local v = redis.call('GET', KEYS[1]) if not v then return nil end return {v, redis.call('PTTL', KEYS[1])}";
 const GET_SHA = createHash('sha1').update(GET_SCRIPT).digest('hex');
 
-const KNOWN = new Set(['url', 'client', 'prefix', 'timeout', 'connectTimeout', 'breaker']);
+const KNOWN = new Set(['url', 'client', 'prefix', 'timeout', 'connectTimeout', 'breaker', 'onBreaker']);
 
 /** `prefix` with glob metacharacters escaped, then `*`: SCAN MATCH for every key of the prefix. */
 function matchAll(prefix: string): string {
@@ -149,7 +151,7 @@ export class RedisTier implements Tier {
       this.#url = checkUrl("RedisTier option 'url'", options.url);
     }
     this.#owned = options.client === undefined;
-    const prefix = options.prefix ?? 'cortado:';
+    const prefix = options.prefix === undefined ? 'cortado:' : options.prefix;
     if (typeof prefix !== 'string') throw new TypeError(`cortado: RedisTier option 'prefix' must be a string, got ${describe(prefix)}`);
     this.prefix = prefix;
     this.#prefixBytes = Buffer.from(prefix, 'utf8');
@@ -163,7 +165,11 @@ export class RedisTier implements Tier {
     }
     const failures = b.failures === undefined ? DEFAULT_FAILURES : checkInt("RedisTier option 'breaker.failures'", b.failures);
     const coolDown = b.coolDown === undefined ? DEFAULT_COOL_DOWN : checkMs("RedisTier option 'breaker.coolDown'", b.coolDown);
-    this.#breaker = new CircuitBreaker(failures, coolDown, () => this.#ping());
+    const onBreaker = options.onBreaker;
+    if (onBreaker !== undefined && typeof onBreaker !== 'function') {
+      throw new TypeError(`cortado: RedisTier option 'onBreaker' must be a function, got ${describe(onBreaker)}`);
+    }
+    this.#breaker = new CircuitBreaker(failures, coolDown, () => this.#ping(), onBreaker && ((open) => onBreaker(open ? 'open' : 'closed')));
   }
 
   /**
