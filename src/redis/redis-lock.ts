@@ -23,6 +23,7 @@
  * lock ttl, and at most once per process otherwise.
  */
 import { randomBytes } from 'node:crypto';
+import { type Codec, type CodecName, resolveCodec } from '../codec.js';
 import { describe } from '../options.js';
 import { checkTierKey } from '../tiered/args.js';
 import type { TierKey } from '../tiered/tier.js';
@@ -45,6 +46,19 @@ export interface RedisLockHandle {
   /** Deletes the lock if this handle still holds it; resolves whether it did. */
   release(): Promise<boolean>;
 }
+
+/** How `wrap` turns a TieredCache loader into a cross-process single-flight one. */
+export interface RedisLockWrapOptions<K, V> {
+  /** The codec of the TieredCache (default 'v8', as TieredCache's). */
+  codec?: Codec<V> | CodecName | undefined;
+  /** The ttl in ms the loaded value is written to Redis with (0 or absent: none); use the TieredCache's `ttl`. */
+  ttl?: number | undefined;
+  /** The TieredCache's `key` option, if it has one (default: strings and Uint8Arrays as they are, others String(key)). */
+  key?: ((key: K) => TierKey) | undefined;
+}
+
+/** A TieredCache loader, structurally (cortado/tiered's TieredLoader). */
+export type LockedLoader<K, V> = (key: K, ctx: { signal: AbortSignal }) => Promise<V | undefined> | V | undefined;
 
 export interface RedisLockStats {
   /** Locks taken. */
@@ -184,6 +198,44 @@ export class RedisLock {
     }
     this.#unlockedLoads++;
     return load();
+  }
+
+  /**
+   * `loader` made single-flight across processes, for TieredCache's `loader` option: the lock
+   * holder loads and writes the value to this lock's RedisTier before it releases the lock,
+   * and a waiter reads it from there (so TieredCache's own write of the value after the load
+   * writes the same bytes again, which is harmless).
+   */
+  wrap<K, V>(loader: LockedLoader<K, V>, options: RedisLockWrapOptions<K, V> = {}): LockedLoader<K, V> {
+    if (typeof loader !== 'function') throw new TypeError(`cortado: RedisLock.wrap() loader must be a function, got ${describe(loader)}`);
+    const codec = resolveCodec<V>("RedisLock.wrap() option 'codec'", options.codec, 'v8');
+    const ttl = options.ttl ?? 0;
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) {
+      throw new RangeError(`cortado: RedisLock.wrap() option 'ttl' must be a finite number of milliseconds >= 0, got ${describe(ttl)}`);
+    }
+    const keyOf = options.key ?? ((k: K): TierKey => (typeof k === 'string' || k instanceof Uint8Array ? k : String(k)));
+    const tier = this.tier;
+    return (key, ctx) => {
+      const tk = keyOf(key);
+      return this.singleFlight<V | undefined>(
+        tk,
+        async () => {
+          const v = await loader(key, ctx);
+          if (v !== undefined) {
+            try {
+              await tier.set(tk, codec.encode(v), { ttl });
+            } catch {
+              // Waiters then find nothing and load by themselves: slower, not wrong.
+            }
+          }
+          return v;
+        },
+        async () => {
+          const e = await tier.get(tk);
+          return e === undefined ? undefined : codec.decode(e.bytes);
+        },
+      );
+    };
   }
 
   stats(): RedisLockStats {
