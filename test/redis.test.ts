@@ -346,6 +346,21 @@ describe('bus in one process', () => {
     }
   });
 
+  test('the first publish of a new bus waits for its connection (within the timeout) instead of failing', async () => {
+    const a = new RedisBus({ url: server.url, channel: `ch:${fresh()}` });
+    let heard!: (m: Invalidation) => void;
+    const got = new Promise<Invalidation>((r) => (heard = r));
+    await a.subscribe((m) => heard(m), () => {});
+    const c = new RedisBus({ url: server.url, channel: a.channel, timeout: 5_000 });
+    try {
+      await c.publish({ type: 'delete', keys: ['first'] });
+      assert.deepEqual(await got, { type: 'delete', keys: ['first'] });
+    } finally {
+      await a.close();
+      await c.close();
+    }
+  });
+
   test('bad messages: publish rejects a malformed invalidation with a TypeError', async () => {
     const a = new RedisBus({ url: server.url, channel: `ch:${fresh()}` });
     try {

@@ -80,6 +80,8 @@ export class RedisBus implements InvalidationBus {
   #subscriber: RedisClientLike | undefined;
   #ErrorReply: (new (...args: any[]) => Error) | undefined;
   #starting: Promise<void> | undefined;
+  /** Resolves once the publisher first connected (a publish waits for it, within its timeout). */
+  #publisherUp: Promise<unknown> = Promise.resolve();
   #subscribed: Promise<void> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -130,12 +132,14 @@ export class RedisBus implements InvalidationBus {
         this.#publisher.on('error', this.#countError);
         this.#subscriber = this.#userClient.duplicate({ disableOfflineQueue: true });
         this.#subscriber.on('error', this.#countError);
-        if (!this.#publisher.isOpen) this.#publisher.connect().catch(() => {});
+        if (!this.#publisher.isOpen) this.#publisherUp = this.#publisher.connect();
+        else if (!this.#publisher.isReady) this.#publisherUp = waitReady(this.#publisher);
       } else {
         this.#publisher = await createOwnedClient(this.#url!, this.#connectTimeout, this.#countError);
         this.#subscriber = await createOwnedClient(this.#url!, this.#connectTimeout, this.#countError);
-        // Keeps reconnecting in the background; publish fails fast until it is ready.
-        this.#publisher.connect().catch(() => {});
+        // Keeps reconnecting in the background. The first publish waits for the first connection
+        // (within its timeout); once connected, a publish while disconnected fails at once.
+        this.#publisherUp = this.#publisher.connect();
       }
     })();
     return this.#starting;
@@ -235,8 +239,12 @@ export class RedisBus implements InvalidationBus {
       payload = JSON.stringify([this.origin, 'd', message.keys]);
     } else throw new TypeError(`cortado: RedisBus.publish() message must be { type: 'delete', keys } or { type: 'clear' }, got ${describe(message)}`);
     try {
-      await this.#start();
-      await deadline(this.#publisher!.sendCommand(['PUBLISH', this.channel, payload]), this.timeout, () => timeoutError('publish', this.timeout));
+      const send = async (): Promise<unknown> => {
+        await this.#start();
+        await this.#publisherUp;
+        return this.#publisher!.sendCommand(['PUBLISH', this.channel, payload]);
+      };
+      await deadline(send(), this.timeout, () => timeoutError('publish', this.timeout));
       this.#published++;
     } catch (e) {
       this.#publishFailures++;
