@@ -22,16 +22,11 @@ import { dirname, join } from 'node:path';
 import { Cache, sizeOf, DEFAULT_POLICY } from 'cortado';
 import { POLICY_NAMES } from 'cortado/internal';
 import { rng } from './workloads.mjs';
+import { retained } from './retained.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MB = 1 << 20;
 
-const retained = () => {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 
 /** A seeded stream of realistic values. */
 function valueMaker(seed) {

@@ -6,6 +6,7 @@
 import { contender } from './contenders.mjs';
 import { hashKey } from 'cortado/internal';
 import { keyOf } from './workloads.mjs';
+import { retained } from './retained.mjs';
 
 const { name, entries, keyType } = JSON.parse(process.argv[2]);
 if (typeof gc !== 'function') throw new Error('run with --expose-gc');
@@ -20,12 +21,6 @@ for (let i = 0; i < 3 * entries; i++) keys[i] = key(i);
 for (let i = 0; i < 3 * entries; i++) if (typeof keys[i] === 'string') hashKey(keys[i], 0);
 const value = { shared: true };
 
-const retained = () => {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 await spec.create(16); // load the module before the baseline
 const before = retained();
 const cache = await spec.create(entries);

@@ -5,14 +5,9 @@
 // ArrayBuffer backing stores after two full GCs, and compare the bytes per copy with
 // sizeOf's estimate. The constants in src/sizeof.ts come from runs of this script.
 import { sizeOf } from 'cortado';
+import { retained } from './retained.mjs';
 
 const N = 50_000;
-const retained = () => {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 const pad = (i, n) => ('#'.repeat(n) + i).slice(-n);
 // split/join makes a fresh flat string that shares nothing with the literal it came from.
 const fresh = (s) => s.split('').join('');
