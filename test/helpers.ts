@@ -62,3 +62,22 @@ export const CONFIGS: Config[] = [
   { name: 'count+ttl', options: { maxEntries: 40, ttl: 1_000 }, entries: 40, ttl: true },
   { name: 'weight+ttl+idle', options: { maxWeight: 40, weigher: (v) => v.w, ttl: 5_000, expireAfterAccess: 1_000 }, entries: 40, ttl: true },
 ];
+
+/** A promise whose settlement the test controls. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Let every queued promise reaction run (one macrotask turn; no timer, no waiting). */
+export const turn = (): Promise<void> => new Promise((r) => setImmediate(r));

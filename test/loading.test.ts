@@ -11,28 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { AbortError, Cache, type CacheOptions, type CacheSettings, LoaderMissingError, type LoadContext, MissingKeyError, type RemovalCause, TimeoutError } from 'cortado';
 import { validate } from 'cortado/internal';
 import { POLICY_NAMES } from './helpers.js';
+import { deferred, turn, type Deferred } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------
 // scaffolding
 // ---------------------------------------------------------------------------------------
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
-/** Let every queued promise reaction run (one macrotask turn; no timer, no waiting). */
-const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+const flush = turn;
 
 /** A loader whose every call is recorded and answered by hand. */
 class Source<K, V> {

@@ -1,18 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cache, memo } from 'cortado';
-import { FakeClock } from './helpers.js';
-
-/** A promise whose settlement the test controls. */
-function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { FakeClock, deferred } from './helpers.js';
 
 test('memo sync: one call of fn per key; hits come from the cache', () => {
   const calls: number[] = [];

@@ -22,6 +22,7 @@ import {
   TierWriteError,
 } from 'cortado/tiered';
 import { FakeClock } from './helpers.js';
+import { deferred, turn, type Deferred } from './helpers.js';
 
 /** Every promise TieredCache leaves behind must be handled: a rejection nobody handles fails the file. */
 const unhandled: unknown[] = [];
@@ -32,23 +33,7 @@ after(() => assert.deepEqual(unhandled, [], 'unhandled rejections'));
 // scaffolding
 // ---------------------------------------------------------------------------------------
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
-/** Let queued promise reactions run (one macrotask turn; no timer). */
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 type Mode = 'ok' | 'fail' | 'hang' | 'hold';
 

@@ -62,24 +62,13 @@ interface TypedCtor<T extends Typed> {
   readonly BYTES_PER_ELEMENT: number;
 }
 
-/** Heap arrays that regrow on request (the in-process cache's store). */
-export class GrowableArrays implements SlotAllocator {
-  private readonly arrays = new Map<string, Typed>();
-
-  private get<T extends Typed>(ctor: TypedCtor<T>, name: string, length: number, fill: number): T {
-    const old = this.arrays.get(name) as T | undefined;
-    if (old !== undefined) {
-      if (!(old instanceof ctor)) throw new TypeError(`cortado: slot array '${name}' was allocated with another element type`);
-      if (length === old.length) return old;
-      if (length < old.length) throw new RangeError(`cortado: slot array '${name}' cannot shrink from ${old.length} to ${length}`);
-    }
-    const a = new ctor(length);
-    if (old !== undefined) a.set(old as never);
-    const from = old === undefined ? 0 : old.length;
-    if (fill !== 0 && from < length) a.fill(fill, from);
-    this.arrays.set(name, a);
-    return a;
-  }
+/**
+ * The typed methods of an allocator, over one `get` that each kind of allocator defines (where
+ * the memory comes from, whether it can grow).
+ */
+abstract class Allocator implements SlotAllocator {
+  protected readonly arrays = new Map<string, Typed>();
+  protected abstract get<T extends Typed>(ctor: TypedCtor<T>, name: string, length: number, fill: number): T;
 
   u8(name: string, length: number, fill = 0): Uint8Array {
     return this.get(Uint8Array, name, length, fill);
@@ -97,16 +86,35 @@ export class GrowableArrays implements SlotAllocator {
     return this.get(Float64Array, name, length, fill);
   }
 
+  /** The names allocated so far, in allocation order. */
+  names(): string[] {
+    return [...this.arrays.keys()];
+  }
+}
+
+/** Heap arrays that regrow on request (the in-process cache's store). */
+export class GrowableArrays extends Allocator {
+  protected get<T extends Typed>(ctor: TypedCtor<T>, name: string, length: number, fill: number): T {
+    const old = this.arrays.get(name) as T | undefined;
+    if (old !== undefined) {
+      if (!(old instanceof ctor)) throw new TypeError(`cortado: slot array '${name}' was allocated with another element type`);
+      if (length === old.length) return old;
+      if (length < old.length) throw new RangeError(`cortado: slot array '${name}' cannot shrink from ${old.length} to ${length}`);
+    }
+    const a = new ctor(length);
+    if (old !== undefined) a.set(old as never);
+    const from = old === undefined ? 0 : old.length;
+    if (fill !== 0 && from < length) a.fill(fill, from);
+    this.arrays.set(name, a);
+    return a;
+  }
+
+
   /** Bytes held by the arrays allocated so far (for memory accounting and tests). */
   get byteLength(): number {
     let n = 0;
     for (const a of this.arrays.values()) n += a.byteLength;
     return n;
-  }
-
-  /** The names allocated so far, in allocation order. */
-  names(): string[] {
-    return [...this.arrays.keys()];
   }
 }
 
@@ -116,14 +124,15 @@ export class GrowableArrays implements SlotAllocator {
  * name again with the same length returns the same view, with another length throws a
  * RangeError (the store promised its policy a fixed slot count: a `grow()` is a bug).
  */
-export class FixedArrays implements SlotAllocator {
-  private readonly arrays = new Map<string, Typed>();
+export class FixedArrays extends Allocator {
   private used = 0;
 
   /** @param buffer the memory to carve (an ArrayBuffer or a SharedArrayBuffer) */
-  constructor(readonly buffer: ArrayBufferLike) {}
+  constructor(readonly buffer: ArrayBufferLike) {
+    super();
+  }
 
-  private get<T extends Typed>(ctor: TypedCtor<T>, name: string, length: number, fill: number): T {
+  protected get<T extends Typed>(ctor: TypedCtor<T>, name: string, length: number, fill: number): T {
     const old = this.arrays.get(name) as T | undefined;
     if (old !== undefined) {
       if (!(old instanceof ctor)) throw new TypeError(`cortado: slot array '${name}' was allocated with another element type`);
@@ -142,29 +151,9 @@ export class FixedArrays implements SlotAllocator {
     return a;
   }
 
-  u8(name: string, length: number, fill = 0): Uint8Array {
-    return this.get(Uint8Array, name, length, fill);
-  }
-  i8(name: string, length: number, fill = 0): Int8Array {
-    return this.get(Int8Array, name, length, fill);
-  }
-  u16(name: string, length: number, fill = 0): Uint16Array {
-    return this.get(Uint16Array, name, length, fill);
-  }
-  i32(name: string, length: number, fill = 0): Int32Array {
-    return this.get(Int32Array, name, length, fill);
-  }
-  f64(name: string, length: number, fill = 0): Float64Array {
-    return this.get(Float64Array, name, length, fill);
-  }
 
   /** Bytes of the buffer carved so far. */
   get byteLength(): number {
     return this.used;
-  }
-
-  /** The names allocated so far, in allocation order. */
-  names(): string[] {
-    return [...this.arrays.keys()];
   }
 }
