@@ -96,7 +96,7 @@ export interface DiskAdmissionOptions {
   writeRateBytesPerSec?: number;
   /**
    * Bytes of device writes in flight before new sets are refused: region flushes (at least
-   * one region) and, separately, bucket rewrites (default 2 x regionSize).
+   * one region) and, separately, bucket rewrites (at least 1 MiB of them); default 2 x regionSize.
    */
   maxInFlightBytes?: number;
 }
@@ -332,7 +332,8 @@ export class DiskTier implements Tier {
     this.tokens = this.burst;
     this.lastRefill = init.clock();
     this.flushSlots = Math.max(1, Math.floor(init.maxInFlight / this.regionSize));
-    this.maxBucketInFlight = Math.max(init.maxInFlight, 16 * BUCKET_SIZE);
+    // Bucket rewrites hold 4 KiB each while queued: at least 256 of them may wait.
+    this.maxBucketInFlight = Math.max(init.maxInFlight, 256 * BUCKET_SIZE);
     this.fh = init.fh;
     this.lock = init.lock;
     this.epoch = init.epoch;
@@ -876,6 +877,19 @@ export class DiskTier implements Tier {
   // -------------------------------------------------------------------------------------
   // close / stats
   // -------------------------------------------------------------------------------------
+
+  /**
+   * Writes the region being filled (even if not full) and waits for every write in flight:
+   * afterwards everything set so far would survive a crash (SIGKILL) and the in-flight
+   * bound is free again.
+   */
+  async flush(): Promise<void> {
+    this.checkOpen('flush');
+    await Promise.all([...this.chains.values()]);
+    if (this.active >= 0 && this.regionUsed[this.active]! > REGION_HEADER) this.seal();
+    await Promise.all(this.regionFlush.filter((f) => f !== null));
+    await this.barrier;
+  }
 
   private checkOpen(where: string): void {
     if (this.closing !== null) throw new DiskTierClosedError(`cortado: DiskTier.${where}() after close() (${this.path})`);
