@@ -67,9 +67,12 @@ const INDEX_MAGIC = 0x31584443; // 'CDX1'
 const FORMAT_VERSION = 1;
 /** super and lock files, rounded up to a file-system block each. */
 const META_RESERVE = 2 * 4096;
-/** Items are 16-aligned in regions, so a 32-bit index address covers 64 GiB of regions. */
-const ALIGN = 16;
-const MAX_REGION_AREA = 2 ** 32 * ALIGN;
+/**
+ * Items are 16-aligned in regions, so a 32-bit index address covers 64 GiB of regions; a
+ * larger region area doubles the alignment as often as needed (256 bytes per TiB), which
+ * costs at most align-1 bytes per large item (under 13% for the smallest, 2 KiB, at 1 TiB).
+ */
+const MIN_ALIGN = 16;
 /** Default region size: CacheLib's, large enough that a write is sequential for any device. */
 const DEFAULT_REGION_SIZE = 16 * 2 ** 20;
 /** Smallest region chosen automatically: below this the per-write cost dominates on SSDs. */
@@ -201,6 +204,8 @@ interface Geometry {
   regionSize: number;
   regionCount: number;
   bucketCount: number;
+  /** Alignment of items in regions (the unit of index addresses). */
+  align: number;
   /** Bytes of the data file. */
   dataBytes: number;
   /** Largest index file close() can write. */
@@ -216,7 +221,7 @@ function geometry(path: string, maxBytes: number, regionOption: number | undefin
   const avail = maxBytes - META_RESERVE;
   let bucketCount = threshold > 0 ? Math.floor((avail * share) / BUCKET_SIZE) : 0;
   // A large item is at least this big, which bounds the items (and index bytes) per region.
-  const minLarge = alignUp(ITEM_HEADER + (bucketCount > 0 ? threshold : 1), ALIGN);
+  const minLarge = alignUp(ITEM_HEADER + (bucketCount > 0 ? threshold : 1), MIN_ALIGN);
   const fit = (regionSize: number): number => {
     const rest = avail - bucketCount * BUCKET_SIZE - indexFileBytes(0, bucketCount, 0);
     const perRegion = regionSize + 8 + Math.ceil(regionSize / minLarge) * 16;
@@ -227,13 +232,14 @@ function geometry(path: string, maxBytes: number, regionOption: number | undefin
     while (regionSize > MIN_AUTO_REGION && fit(regionSize) < MIN_AUTO_REGIONS) regionSize /= 2;
   }
   let regionCount = fit(regionSize);
-  if (regionCount * regionSize > MAX_REGION_AREA) regionCount = Math.floor(MAX_REGION_AREA / regionSize);
   if (regionCount < 2) {
     throw new DiskSpaceError(`cortado: DiskTier maxBytes ${maxBytes} is too small: it must hold at least 2 regions of ${regionSize} bytes${bucketCount > 0 ? ` besides ${bucketCount} buckets` : ''} and the index (about ${2 * regionSize + bucketCount * BUCKET_SIZE + META_RESERVE} bytes; lower regionSize or smallShare, or raise maxBytes)`, path);
   }
   if (bucketCount > 0 && bucketCount < 1) bucketCount = 0;
   const indexBytes = indexFileBytes(regionCount, bucketCount, regionCount * Math.ceil(regionSize / minLarge));
-  return { regionSize, regionCount, bucketCount, dataBytes: bucketCount * BUCKET_SIZE + regionCount * regionSize, indexBytes };
+  let align = MIN_ALIGN;
+  while (regionCount * regionSize > 2 ** 32 * align) align *= 2;
+  return { regionSize, regionCount, bucketCount, align, dataBytes: bucketCount * BUCKET_SIZE + regionCount * regionSize, indexBytes };
 }
 
 /** A resolved promise's bookkeeping shared by the ops of one bucket. */
@@ -252,6 +258,7 @@ export class DiskTier implements Tier {
   private readonly regionCount: number;
   private readonly bucketCount: number;
   private readonly regionBase: number;
+  private readonly align: number;
   private readonly maxBytes: number;
   private readonly threshold: number;
   private readonly maxLargeItem: number;
@@ -322,6 +329,7 @@ export class DiskTier implements Tier {
     this.regionCount = init.geo.regionCount;
     this.bucketCount = init.geo.bucketCount;
     this.regionBase = init.geo.bucketCount * BUCKET_SIZE;
+    this.align = init.geo.align;
     this.maxBytes = init.maxBytes;
     this.threshold = init.threshold;
     this.maxLargeItem = this.regionSize - REGION_HEADER;
@@ -444,7 +452,7 @@ export class DiskTier implements Tier {
   }
 
   private async getLarge(kb: Uint8Array, hi: number, lo: number, addr: number, len: number): Promise<TierEntry | undefined> {
-    const off = addr * ALIGN;
+    const off = addr * this.align;
     const r = Math.floor(off / this.regionSize);
     const inRegion = off - r * this.regionSize;
     const p = this.parsed;
@@ -597,7 +605,7 @@ export class DiskTier implements Tier {
 
   /** Zeroes the magic of the item at `addr`: in its buffer, after its flush, or on disk. */
   private punch(addr: number): void {
-    const off = addr * ALIGN;
+    const off = addr * this.align;
     const r = Math.floor(off / this.regionSize);
     const inRegion = off - r * this.regionSize;
     const flush = this.regionFlush[r];
@@ -649,7 +657,7 @@ export class DiskTier implements Tier {
   /** Appends a large item to the active region (rotating when full); false when it cannot. */
   private append(kb: Uint8Array, hi: number, lo: number, value: Uint8Array, seq: number, expires: number): boolean {
     const size = ITEM_HEADER + kb.length + value.length;
-    const aligned = alignUp(size, ALIGN);
+    const aligned = alignUp(size, this.align);
     if (this.active < 0 || this.regionUsed[this.active]! + aligned > this.regionSize) {
       if (!this.rotate()) return false;
     }
@@ -657,7 +665,7 @@ export class DiskTier implements Tier {
     const at = this.regionUsed[r]!;
     writeItem(this.regionBuf[r]!, at, this.epoch, this.regionSeq[r]!, seq, expires, kb, value);
     this.regionUsed[r] = at + aligned;
-    const addr = (r * this.regionSize + at) / ALIGN;
+    const addr = (r * this.regionSize + at) / this.align;
     this.index.put(hi, lo, addr, size);
     if (this.index.prevLen !== 0) this.punch(this.index.prevAddr);
     return true;
@@ -675,8 +683,8 @@ export class DiskTier implements Tier {
     }
     if (this.active >= 0) this.seal();
     // Reuse `next`: evict what it holds and invalidate it on disk before anything new lands.
-    const from = (next * this.regionSize) / ALIGN;
-    this.counters.evictions += this.index.removeRange(from, from + this.regionSize / ALIGN);
+    const from = (next * this.regionSize) / this.align;
+    this.counters.evictions += this.index.removeRange(from, from + this.regionSize / this.align);
     let s = this.nextRegionSeq++ >>> 0;
     if (s === 0) s = this.nextRegionSeq++ >>> 0;
     this.regionSeq[next] = s;
@@ -716,8 +724,8 @@ export class DiskTier implements Tier {
         // Lost: forget its items (only if the region was not reused meanwhile).
         this.counters.errors++;
         if (this.regionSeq[r] === seq) {
-          const from = (r * this.regionSize) / ALIGN;
-          this.index.removeRange(from, from + this.regionSize / ALIGN);
+          const from = (r * this.regionSize) / this.align;
+          this.index.removeRange(from, from + this.regionSize / this.align);
           this.regionSeq[r] = 0;
         }
       },
@@ -1234,13 +1242,13 @@ async function scan(
         hashBytes(buf.subarray(p.keyAt, p.keyAt + p.keyLen), seed, h);
         if (p.seq > maxSeq) maxSeq = p.seq;
         if (status === ItemStatus.Live) {
-          index.put(h.hi, h.lo, (r * geo.regionSize + at) / ALIGN, p.size);
+          index.put(h.hi, h.lo, (r * geo.regionSize + at) / geo.align, p.size);
         } else {
           const slot = index.find(h.hi, h.lo);
           if (slot >= 0) index.removeSlot(slot);
         }
       }
-      at += alignUp(p.size, ALIGN);
+      at += alignUp(p.size, geo.align);
     }
   }
   let head = geo.regionCount - 1;
