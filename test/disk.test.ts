@@ -427,3 +427,27 @@ describe('DiskTier: races', () => {
     }
   });
 });
+
+describe("DiskTier: reclaim 'lru'", () => {
+  test('a region read recently outlives an older unread one; FIFO reuses in write order', async () => {
+    for (const reclaim of ['fifo', 'lru'] as const) {
+      const tier = await DiskTier.open(small(freshDir(), { reclaim, smallShare: 0, smallItemThreshold: 0 }));
+      try {
+        const regions = tier.stats().regionCount;
+        // 6 items of 10,000 bytes fill a 64 KiB region: write exactly the ring, then read the first region's items.
+        const perRegion = 6;
+        for (let i = 0; i < regions * perRegion; i++) await tier.set(`k${i}`, bytesOf(i, 10_000));
+        await tier.flush();
+        for (let i = 0; i < perRegion; i++) assert.ok((await tier.get(`k${i}`)) !== undefined, `k${i} before reuse`);
+        // Two more regions' worth: reuses two regions.
+        for (let i = 0; i < 2 * perRegion; i++) await tier.set(`n${i}`, bytesOf(i, 10_000));
+        let firstKept = 0;
+        for (let i = 0; i < perRegion; i++) if ((await tier.get(`k${i}`)) !== undefined) firstKept++;
+        if (reclaim === 'lru') assert.equal(firstKept, perRegion, 'the first region was read: kept');
+        else assert.equal(firstKept, 0, 'FIFO reuses the oldest region');
+      } finally {
+        await tier.close();
+      }
+    }
+  });
+});

@@ -119,6 +119,11 @@ export interface DiskTierOptions {
   /** Clock in ms for expiry and the write budget; absolute (wall) time so expiry survives restarts (default Date.now). */
   clock?: () => number;
   /**
+   * Which region is reused when a new one is needed: 'fifo' (default: the one written
+   * longest ago) or 'lru' (the one whose items were read longest ago; a hit stamps its region).
+   */
+  reclaim?: 'fifo' | 'lru';
+  /**
    * After an unclean stop: 'quiet' (default) scans and keeps what verifies; 'strict' rejects
    * open() with DiskRecoveryError; 'none' always starts empty.
    */
@@ -297,6 +302,9 @@ export class DiskTier implements Tier {
   private head: number;
   private nextRegionSeq: number;
   private flushing = 0;
+  /** reclaim 'lru': last use of each region (write or hit), on a counter. */
+  private readonly regionTouch: Float64Array | null;
+  private touchClock = 0;
 
   // small items
   private readonly bloom: Uint32Array;
@@ -352,6 +360,8 @@ export class DiskTier implements Tier {
     this.regionBuf = new Array<Buffer | null>(this.regionCount).fill(null);
     this.regionFlush = new Array<Promise<void> | null>(this.regionCount).fill(null);
     this.head = init.head;
+    this.regionTouch = init.lru ? Float64Array.from(init.regionSeq) : null;
+    if (this.regionTouch !== null) for (const t of this.regionTouch) if (t > this.touchClock) this.touchClock = t;
     this.nextRegionSeq = init.nextRegionSeq;
     this.bloom = init.bloom;
     this.smallItems = init.smallItems;
@@ -381,6 +391,8 @@ export class DiskTier implements Tier {
     const rate = a?.writeRateBytesPerSec === undefined ? Infinity : numberOption('admission.writeRateBytesPerSec', a.writeRateBytesPerSec, 1, Infinity, false);
     const clock = o.clock ?? Date.now;
     if (typeof clock !== 'function') throw new TypeError(`cortado: DiskTier clock must be a function, got ${describe(clock)}`);
+    const reclaim = o.reclaim ?? 'fifo';
+    if (reclaim !== 'fifo' && reclaim !== 'lru') throw new TypeError(`cortado: DiskTier reclaim must be 'fifo' or 'lru', got ${describe(reclaim)}`);
     const recovery = o.recovery ?? 'quiet';
     if (recovery !== 'quiet' && recovery !== 'strict' && recovery !== 'none') {
       throw new TypeError(`cortado: DiskTier recovery must be 'quiet', 'strict' or 'none', got ${describe(recovery)}`);
@@ -393,7 +405,7 @@ export class DiskTier implements Tier {
     const lock = await DirLock.acquire(dir);
     try {
       const state = await load(dir, geo, recovery, maxBytes);
-      return new DiskTier({ ...state, path: dir, maxBytes, threshold: geo.bucketCount > 0 ? threshold : 0, clock, probability, rate, maxInFlight, lock });
+      return new DiskTier({ ...state, path: dir, maxBytes, threshold: geo.bucketCount > 0 ? threshold : 0, clock, probability, rate, maxInFlight, lock, lru: reclaim === 'lru' });
     } catch (e) {
       await lock.release();
       throw e;
@@ -494,6 +506,7 @@ export class DiskTier implements Tier {
       this.index.removeIf(hi, lo, addr, len);
       return this.miss();
     }
+    if (this.regionTouch !== null) this.regionTouch[Math.floor((addr * this.align) / this.regionSize)] = ++this.touchClock;
     return this.found(buf, p);
   }
 
@@ -673,8 +686,8 @@ export class DiskTier implements Tier {
 
   /** Seals the active region (starting its write) and opens the next one; false when no buffer or region is free. */
   private rotate(): boolean {
-    const next = (this.head + 1) % this.regionCount;
-    if (this.regionFlush[next] !== null) return false;
+    const next = this.regionTouch === null ? (this.head + 1) % this.regionCount : this.leastRecent();
+    if (next < 0 || this.regionFlush[next] !== null) return false;
     let buf = this.freeBuffers.pop();
     if (buf === undefined) {
       if (this.buffersAllocated >= 1 + this.flushSlots) return false;
@@ -690,11 +703,27 @@ export class DiskTier implements Tier {
     this.regionSeq[next] = s;
     this.regionUsed[next] = REGION_HEADER;
     this.regionBuf[next] = buf;
+    if (this.regionTouch !== null) this.regionTouch[next] = ++this.touchClock;
     this.active = next;
     this.head = next;
     const off = this.regionBase + next * this.regionSize;
     this.track(this.fh.write(ZERO_REGION_HEADER, 0, REGION_HEADER, off).then(noop));
     return true;
+  }
+
+  /** reclaim 'lru': the region used longest ago that is neither being filled nor written. */
+  private leastRecent(): number {
+    const touch = this.regionTouch!;
+    let best = -1;
+    let bestTouch = Infinity;
+    for (let r = 0; r < this.regionCount; r++) {
+      if (r === this.active || this.regionFlush[r] !== null) continue;
+      if (touch[r]! < bestTouch) {
+        bestTouch = touch[r]!;
+        best = r;
+      }
+    }
+    return best;
   }
 
   /** Writes the active region's buffer whole; the buffer returns to the pool when done. */
@@ -1012,6 +1041,7 @@ export class DiskTier implements Tier {
 
 interface OpenState {
   path: string;
+  lru: boolean;
   maxBytes: number;
   threshold: number;
   clock: () => number;
@@ -1089,7 +1119,7 @@ async function readOrNull(file: string): Promise<Buffer | null> {
   }
 }
 
-async function load(dir: string, geo: Geometry, recovery: DiskRecovery, maxBytes: number): Promise<Omit<OpenState, 'path' | 'maxBytes' | 'threshold' | 'clock' | 'probability' | 'rate' | 'maxInFlight' | 'lock'>> {
+async function load(dir: string, geo: Geometry, recovery: DiskRecovery, maxBytes: number): Promise<Omit<OpenState, 'lru' | 'path' | 'maxBytes' | 'threshold' | 'clock' | 'probability' | 'rate' | 'maxInFlight' | 'lock'>> {
   // Free space: the data file may grow to geo.dataBytes (it is sparse until written).
   const dataPath = join(dir, 'data');
   let dataSize = 0;
