@@ -222,6 +222,41 @@ describe('DiskTier: restart', () => {
   });
 });
 
+describe('DiskTier: the saved index stays within its reserve', () => {
+  test('tiny items beyond the reserve: close keeps the newest regions, the files stay within maxBytes', async () => {
+    const path = freshDir();
+    const opts = small(path, { smallShare: 0, smallItemThreshold: 0 });
+    let tier = await DiskTier.open(opts);
+    const n = 20_000; // ~64 bytes each: far more entries than 1 per KiB of regions
+    for (let i = 0; i < n; i++) {
+      await tier.set(`k${i}`, bytesOf(i, 10));
+      if (tier.stats().rejected > 0) await tier.flush();
+    }
+    const before = tier.stats().items;
+    await tier.close();
+    assert.ok(await dirBytes(path) <= 2 * MiB, 'files within maxBytes');
+    tier = await DiskTier.open(opts);
+    try {
+      const st = tier.stats();
+      assert.equal(st.recovery, 'warm');
+      assert.ok(st.items < before, `saved ${st.items} of ${before}`);
+      assert.ok(st.items > 0);
+      assert.deepEqual((await tier.get(`k${n - 1}`))?.bytes, bytesOf(n - 1, 10), 'the newest item was kept');
+      let found = 0;
+      for (let i = 0; i < n; i += 7) {
+        const got = await tier.get(`k${i}`);
+        if (got !== undefined) {
+          assert.deepEqual(got.bytes, bytesOf(i, 10));
+          found++;
+        }
+      }
+      assert.ok(found > 0);
+    } finally {
+      await tier.close();
+    }
+  });
+});
+
 describe('DiskTier: TTL on an injected clock', () => {
   test('remaining ttl is reported, expired items are misses, also after a restart', async () => {
     const clock = new FakeClock();

@@ -83,6 +83,8 @@ const MIN_AUTO_REGIONS = 8;
 const DEFAULT_SMALL_THRESHOLD = 2048;
 /** Default share of the space for buckets (small items are usually a small share of bytes). */
 const DEFAULT_SMALL_SHARE = 0.1;
+/** Bytes of regions per entry of the saved index's reserve, at least (see geometry()). */
+const INDEX_RESERVE_ITEM = 1024;
 /** Bytes read per call while scanning buckets at recovery. */
 const SCAN_CHUNK = 256 * BUCKET_SIZE;
 
@@ -213,6 +215,8 @@ interface Geometry {
   align: number;
   /** Bytes of the data file. */
   dataBytes: number;
+  /** Most entries the saved index holds. */
+  indexItems: number;
   /** Largest index file close() can write. */
   indexBytes: number;
 }
@@ -225,11 +229,15 @@ function indexFileBytes(regionCount: number, bucketCount: number, items: number)
 function geometry(path: string, maxBytes: number, regionOption: number | undefined, threshold: number, share: number): Geometry {
   const avail = maxBytes - META_RESERVE;
   let bucketCount = threshold > 0 ? Math.floor((avail * share) / BUCKET_SIZE) : 0;
-  // A large item is at least this big, which bounds the items (and index bytes) per region.
+  // The saved index is given room for one entry per `perEntry` bytes of regions: a large item
+  // is at least minLarge bytes, and below INDEX_RESERVE_ITEM the reserve is capped (1.6% of
+  // the space) and close() saves only the newest regions' entries that fit (the rest are
+  // forgotten at restart, not lost to the bound).
   const minLarge = alignUp(ITEM_HEADER + (bucketCount > 0 ? threshold : 1), MIN_ALIGN);
+  const perEntry = Math.max(minLarge, INDEX_RESERVE_ITEM);
   const fit = (regionSize: number): number => {
     const rest = avail - bucketCount * BUCKET_SIZE - indexFileBytes(0, bucketCount, 0);
-    const perRegion = regionSize + 8 + Math.ceil(regionSize / minLarge) * 16;
+    const perRegion = regionSize + 8 + Math.ceil(regionSize / perEntry) * 16;
     return Math.max(0, Math.floor(rest / perRegion));
   };
   let regionSize = regionOption ?? DEFAULT_REGION_SIZE;
@@ -241,10 +249,11 @@ function geometry(path: string, maxBytes: number, regionOption: number | undefin
     throw new DiskSpaceError(`cortado: DiskTier maxBytes ${maxBytes} is too small: it must hold at least 2 regions of ${regionSize} bytes${bucketCount > 0 ? ` besides ${bucketCount} buckets` : ''} and the index (about ${2 * regionSize + bucketCount * BUCKET_SIZE + META_RESERVE} bytes; lower regionSize or smallShare, or raise maxBytes)`, path);
   }
   if (bucketCount > 0 && bucketCount < 1) bucketCount = 0;
-  const indexBytes = indexFileBytes(regionCount, bucketCount, regionCount * Math.ceil(regionSize / minLarge));
+  const indexItems = regionCount * Math.ceil(regionSize / perEntry);
+  const indexBytes = indexFileBytes(regionCount, bucketCount, indexItems);
   let align = MIN_ALIGN;
   while (regionCount * regionSize > 2 ** 32 * align) align *= 2;
-  return { regionSize, regionCount, bucketCount, align, dataBytes: bucketCount * BUCKET_SIZE + regionCount * regionSize, indexBytes };
+  return { regionSize, regionCount, bucketCount, align, indexItems, dataBytes: bucketCount * BUCKET_SIZE + regionCount * regionSize, indexBytes };
 }
 
 /** A resolved promise's bookkeeping shared by the ops of one bucket. */
@@ -267,6 +276,7 @@ export class DiskTier implements Tier {
   private readonly maxBytes: number;
   private readonly threshold: number;
   private readonly maxLargeItem: number;
+  private readonly indexItems: number;
 
   // options
   private readonly clock: () => number;
@@ -341,6 +351,7 @@ export class DiskTier implements Tier {
     this.maxBytes = init.maxBytes;
     this.threshold = init.threshold;
     this.maxLargeItem = this.regionSize - REGION_HEADER;
+    this.indexItems = init.geo.indexItems;
     this.clock = init.clock;
     this.probability = init.probability;
     this.rate = init.rate;
@@ -959,7 +970,27 @@ export class DiskTier implements Tier {
   }
 
   private async saveIndex(): Promise<void> {
-    const n = this.index.size;
+    // Within the reserve: the newest regions' entries (by region sequence) that fit.
+    let minSeq = 0;
+    if (this.index.size > this.indexItems) {
+      const perRegion = new Float64Array(this.regionCount);
+      const rs = this.regionSize;
+      const al = this.align;
+      this.index.forEach((_hi, _lo, addr) => perRegion[Math.floor((addr * al) / rs)]!++);
+      const order = Array.from({ length: this.regionCount }, (_, r) => r).sort((a, b) => this.regionSeq[b]! - this.regionSeq[a]!);
+      let kept = 0;
+      minSeq = Infinity;
+      for (const r of order) {
+        if (kept + perRegion[r]! > this.indexItems) break;
+        kept += perRegion[r]!;
+        minSeq = this.regionSeq[r]!;
+      }
+    }
+    const keep = (addr: number): boolean => minSeq === 0 || this.regionSeq[Math.floor((addr * this.align) / this.regionSize)]! >= minSeq;
+    let n = 0;
+    this.index.forEach((_hi, _lo, addr) => {
+      if (keep(addr)) n++;
+    });
     const size = indexFileBytes(this.regionCount, this.bucketCount, n);
     const buf = Buffer.alloc(size);
     buf.writeUInt32LE(INDEX_MAGIC, 0);
@@ -983,6 +1014,7 @@ export class DiskTier implements Tier {
     Buffer.from(this.bloom.buffer, this.bloom.byteOffset, this.bloom.byteLength).copy(buf, at);
     at += this.bloom.byteLength;
     this.index.forEach((hi, lo, addr, len) => {
+      if (!keep(addr)) return;
       buf.writeUInt32LE(hi, at);
       buf.writeUInt32LE(lo, at + 4);
       buf.writeUInt32LE(addr, at + 8);
