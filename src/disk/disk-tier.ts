@@ -83,8 +83,12 @@ const MIN_AUTO_REGIONS = 8;
 const DEFAULT_SMALL_THRESHOLD = 2048;
 /** Default share of the space for buckets (small items are usually a small share of bytes). */
 const DEFAULT_SMALL_SHARE = 0.1;
-/** Bytes of regions per entry of the saved index's reserve, at least (see geometry()). */
-const INDEX_RESERVE_ITEM = 1024;
+/**
+ * Bytes of regions per entry of the saved index's reserve, at least (see geometry()): 16/256,
+ * so the reserve never takes more than 6% of the space, and items of 256 bytes or more
+ * (header included) always fit in it.
+ */
+const INDEX_RESERVE_ITEM = 256;
 /** Bytes read per call while scanning buckets at recovery. */
 const SCAN_CHUNK = 256 * BUCKET_SIZE;
 
@@ -230,7 +234,7 @@ function geometry(path: string, maxBytes: number, regionOption: number | undefin
   const avail = maxBytes - META_RESERVE;
   let bucketCount = threshold > 0 ? Math.floor((avail * share) / BUCKET_SIZE) : 0;
   // The saved index is given room for one entry per `perEntry` bytes of regions: a large item
-  // is at least minLarge bytes, and below INDEX_RESERVE_ITEM the reserve is capped (1.6% of
+  // is at least minLarge bytes, and below INDEX_RESERVE_ITEM the reserve is capped (6% of
   // the space) and close() saves only the newest regions' entries that fit (the rest are
   // forgotten at restart, not lost to the bound).
   const minLarge = alignUp(ITEM_HEADER + (bucketCount > 0 ? threshold : 1), MIN_ALIGN);
@@ -935,6 +939,18 @@ export class DiskTier implements Tier {
     this.checkOpen('flush');
     await Promise.all([...this.chains.values()]);
     if (this.active >= 0 && this.regionUsed[this.active]! > REGION_HEADER) this.seal();
+    await Promise.all(this.regionFlush.filter((f) => f !== null));
+    await this.barrier;
+  }
+
+  /**
+   * Resolves when no region write, bucket rewrite or punch issued before the call is still in
+   * flight; unlike flush() it leaves the region being filled in memory. A loader that must not
+   * lose sets to admission waits on it after a refusal and sets again.
+   */
+  async drain(): Promise<void> {
+    this.checkOpen('drain');
+    await Promise.all([...this.chains.values()]);
     await Promise.all(this.regionFlush.filter((f) => f !== null));
     await this.barrier;
   }
