@@ -35,9 +35,11 @@ tierConformance(
   'DiskTier (real time, 64 KiB regions)',
   async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cortado-disk-conf-'));
-    // The suite's 300-op burst expects every set kept: room for 16 regions in flight, so
-    // admission does not refuse any (refusing under load is tested in disk.test.ts).
-    const tier = await DiskTier.open({ path: dir, maxBytes: 2 * MiB, regionSize: 64 * 1024, admission: { maxInFlightBytes: MiB } });
+    // The suite expects every set kept (a cache may forget, this suite checks it does not
+    // without cause): room for 16 regions in flight, so admission refuses none of its 300-op
+    // burst (refusing under load is tested in disk.test.ts), and 400 buckets, so its 200
+    // small keys never overflow one (bucket eviction is tested there too).
+    const tier = await DiskTier.open({ path: dir, maxBytes: 4 * MiB, regionSize: 64 * 1024, smallShare: 0.4, admission: { maxInFlightBytes: MiB } });
     return { tier, cleanup: () => rm(dir, { recursive: true, force: true }) };
   },
   { closedCode: 'ERR_CORTADO_TIER_CLOSED', maxValueBytes: maxValue(64 * 1024), largeValueBytes: 60 * 1024 },
