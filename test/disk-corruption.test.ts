@@ -156,6 +156,39 @@ describe('DiskTier: corrupted files', () => {
     assert.equal(scanned.stats.recovery, 'scanned');
   });
 
+  test('a corrupt bucket is counted once, then answered without reads', async () => {
+    const { path, model } = await populated();
+    // Damage the body of every written bucket (a 4 KiB page that starts with magic 'CDB1').
+    const fh = await open(join(path, 'data'), 'r+');
+    const page = Buffer.alloc(4096);
+    let damaged = 0;
+    try {
+      for (let at = 0; ; at += 4096) {
+        const { bytesRead } = await fh.read(page, 0, 4096, at);
+        if (bytesRead < 4096) break;
+        if (page.readUInt32LE(0) !== 0x31424443) continue;
+        page[100] = page[100]! ^ 0xff;
+        await fh.write(page, 0, 4096, at);
+        damaged++;
+      }
+    } finally {
+      await fh.close();
+    }
+    assert.ok(damaged > 0, 'buckets were found and damaged');
+    const tier = await DiskTier.open({ path, ...OPTIONS });
+    try {
+      for (const k of model.keys()) await tier.get(k);
+      const first = tier.stats();
+      assert.ok(first.corruptions > 0 && first.corruptions <= damaged, `corruptions ${first.corruptions} of ${damaged} damaged buckets`);
+      for (const k of model.keys()) await tier.get(k);
+      const second = tier.stats();
+      assert.equal(second.corruptions, first.corruptions, 'not counted again');
+      assert.ok(second.reads - first.reads < first.reads, `the second pass skips the corrupt buckets (reads ${first.reads}, then ${second.reads - first.reads})`);
+    } finally {
+      await tier.close();
+    }
+  });
+
   test('a corrupt or missing superblock starts empty; garbage over the whole data file is harmless', async () => {
     const { path, model } = await populated();
     await flip(join(path, 'super'), 3, 14);

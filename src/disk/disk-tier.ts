@@ -465,15 +465,19 @@ export class DiskTier implements Tier {
     return undefined;
   }
 
-  /** A hit on the item parsed in `p` (a copy of the value), or a miss when it expired. */
-  private found(buf: Buffer, p: ParsedItem): TierEntry | undefined {
+  /**
+   * A hit on the item parsed in `p`, or a miss when it expired. The value is copied out of
+   * `buf` unless `owned` (a buffer read for this call alone, handed to the caller as it is).
+   */
+  private found(buf: Buffer, p: ParsedItem, owned = false): TierEntry | undefined {
     let ttl = Infinity;
     if (p.expires !== 0) {
       ttl = p.expires - this.clock();
       if (ttl <= 0) return this.miss();
     }
     const start = p.keyAt + p.keyLen;
-    const bytes = Buffer.from(buf.subarray(start, start + p.valueLen));
+    const view = buf.subarray(start, start + p.valueLen);
+    const bytes = owned ? view : Buffer.from(view);
     this.counters.hits++;
     return { bytes, ttl };
   }
@@ -494,7 +498,7 @@ export class DiskTier implements Tier {
     let n: number;
     try {
       this.counters.reads++;
-      n = (await this.fh.read(buf, 0, len, this.regionBase + off)).bytesRead;
+      n = (await this.tracked(this.fh.read(buf, 0, len, this.regionBase + off))).bytesRead;
     } catch (e) {
       this.counters.errors++;
       throw e;
@@ -512,17 +516,17 @@ export class DiskTier implements Tier {
       return this.miss();
     }
     if (status === ItemStatus.Dead || reused || q.epoch !== this.epoch || q.region !== seqBefore || !sameKey(buf, q, kb)) return this.miss();
-    return this.foundOrExpire(buf, q, hi, lo, addr, len);
+    return this.foundOrExpire(buf, q, hi, lo, addr, len, true);
   }
 
-  private foundOrExpire(buf: Buffer, p: ParsedItem, hi: number, lo: number, addr: number, len: number): TierEntry | undefined {
+  private foundOrExpire(buf: Buffer, p: ParsedItem, hi: number, lo: number, addr: number, len: number, owned = false): TierEntry | undefined {
     if (p.expires !== 0 && p.expires <= this.clock()) {
       // Expired: forget it (no punch needed: expiry holds after a restart too).
       this.index.removeIf(hi, lo, addr, len);
       return this.miss();
     }
     if (this.regionTouch !== null) this.regionTouch[Math.floor((addr * this.align) / this.regionSize)] = ++this.touchClock;
-    return this.found(buf, p);
+    return this.found(buf, p, owned);
   }
 
   // -------------------------------------------------------------------------------------
@@ -648,6 +652,18 @@ export class DiskTier implements Tier {
       this.counters.deviceBytesWritten += 4;
     };
     this.track(flush !== null && flush !== undefined ? flush.then(write) : write());
+  }
+
+  /** Large-item reads in flight, which close() lets finish before it closes the file. */
+  private readonly reading = new Set<Promise<unknown>>();
+
+  private tracked<T>(p: Promise<T>): Promise<T> {
+    this.reading.add(p);
+    const done = (): void => {
+      this.reading.delete(p);
+    };
+    p.then(done, done);
+    return p;
   }
 
   /** Adds a durability write to the barrier; its failure is counted, never unhandled. */
@@ -824,7 +840,14 @@ export class DiskTier implements Tier {
       this.counters.errors++;
       throw e;
     }
-    return this.checkBucket(buf, 0, n) ? buf : null;
+    const before = this.counters.corruptions;
+    if (this.checkBucket(buf, 0, n)) return buf;
+    // A corrupt bucket holds nothing: its filter is cleared, so it is counted once, not on every get.
+    if (this.counters.corruptions !== before) {
+      this.bloom[b * 2] = 0;
+      this.bloom[b * 2 + 1] = 0;
+    }
+    return null;
   }
 
   /** Whether the bucket at `at` in `buf` (n bytes read) is valid; counts corruption. */
@@ -977,6 +1000,7 @@ export class DiskTier implements Tier {
       }
       await Promise.all(this.regionFlush.filter((f) => f !== null));
       await this.barrier;
+      await Promise.allSettled([...this.reading]);
       await this.fh.sync();
       await this.saveIndex();
     } finally {
@@ -1304,6 +1328,10 @@ async function scan(
   }
   order.sort((a, b) => regionSeq[a]! - regionSeq[b]!);
   const index = new ItemIndex();
+  // Older copies of a key that a later copy (live or punched) supersedes: an overwrite or
+  // delete that was cut short by the crash. They are punched before the tier serves, so that
+  // no live duplicate is left for a later reuse order (reclaim 'lru') to bring back.
+  const superseded: number[] = [];
   const buf = Buffer.allocUnsafe(geo.regionSize);
   for (const r of order) {
     const used = regionUsed[r]!;
@@ -1321,14 +1349,19 @@ async function scan(
         if (p.seq > maxSeq) maxSeq = p.seq;
         if (status === ItemStatus.Live) {
           index.put(h.hi, h.lo, (r * geo.regionSize + at) / geo.align, p.size);
+          if (index.prevLen !== 0) superseded.push(index.prevAddr);
         } else {
           const slot = index.find(h.hi, h.lo);
-          if (slot >= 0) index.removeSlot(slot);
+          if (slot >= 0) {
+            superseded.push(index.addrAt(slot));
+            index.removeSlot(slot);
+          }
         }
       }
       at += alignUp(p.size, geo.align);
     }
   }
+  for (const addr of superseded) await fh.write(ZERO4, 0, 4, regionBase + addr * geo.align);
   let head = geo.regionCount - 1;
   let nextRegionSeq = 1;
   if (order.length > 0) {
