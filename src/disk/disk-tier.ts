@@ -16,9 +16,10 @@
  * a full buffer is written whole with one positional write (the device sees only large
  * sequential writes, which is what flash and page caches do best) and regions are reused in
  * FIFO order: reusing a region evicts everything in it at once, so there is no per-item
- * eviction work and no fragmentation. FIFO rather than LRU-by-region: a hit then costs no
- * bookkeeping at all, the memory tier in front already keeps what is hot, and Navy measured
- * the two within a point of hit ratio on its production traces.
+ * eviction work and no fragmentation. FIFO rather than LRU-by-region by default: a hit then
+ * costs no bookkeeping, the memory tier in front already keeps what is hot, and LRU-by-region
+ * (reclaim: 'lru') measured no better here (bench/disk.mjs --reclaim lru: -3.31 against -3.16
+ * points of hit ratio on Zipf 0.8, a --quick run).
  *
  * Small items go to the bucket chosen by their hash: a 4 KiB read-modify-write per set or
  * delete, FIFO eviction inside the bucket, and a 64-bit Bloom filter per bucket in memory
