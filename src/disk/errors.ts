@@ -56,11 +56,5 @@ export class DiskRecoveryError extends DiskTierError {
   }
 }
 
-/** A call reached the tier after close(). Same name and code as every cortado tier's. */
-export class DiskTierClosedError extends Error {
-  override readonly name = 'TierClosedError';
-  readonly code = 'ERR_CORTADO_TIER_CLOSED';
-  constructor(message: string) {
-    super(message);
-  }
-}
+/** A call reached the tier after close(): the class every cortado tier throws (tiered/errors.ts). */
+export { TierClosedError as DiskTierClosedError } from '../tiered/errors.js';
