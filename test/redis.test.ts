@@ -229,6 +229,35 @@ describe('bytes, ttl, clear', () => {
   });
 });
 
+describe('a client of your own', () => {
+  test('RedisTier and RedisBus use a given node-redis client and leave it open on close', async () => {
+    const client = createClient({ url: server.url, disableOfflineQueue: true });
+    client.on('error', () => {});
+    await client.connect();
+    const t = await RedisTier.connect({ client, prefix: fresh(), timeout: 5_000 });
+    const listener = new RedisBus({ url: server.url, channel: `ch:${fresh()}` });
+    const bus = new RedisBus({ client, channel: listener.channel });
+    try {
+      await t.set('k', text('mine'));
+      assert.equal(await client.get(`${t.prefix}k`), 'mine');
+      let heard!: (m: Invalidation) => void;
+      const got = new Promise<Invalidation>((r) => (heard = r));
+      await listener.subscribe((m) => heard(m), () => {});
+      await bus.publish({ type: 'clear' });
+      assert.deepEqual(await got, { type: 'clear' });
+      await t.close();
+      await bus.close();
+      assert.equal(client.isOpen, true, 'the caller still owns the client');
+      assert.equal(await client.get(`${t.prefix}k`), 'mine');
+    } finally {
+      await t.close();
+      await bus.close();
+      await listener.close();
+      client.destroy();
+    }
+  });
+});
+
 describe('lock', () => {
   test('SET NX PX with a token; release deletes only its own lock', async () => {
     const t = await tier();
