@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { RedisBus, RedisLock, RedisTier, RedisTimeoutError, RedisUnavailableError, type RedisTierOptions } from 'cortado/redis';
-import { type Invalidation } from 'cortado/tiered';
+import { Cache } from 'cortado';
+import { TieredCache, type Invalidation } from 'cortado/tiered';
 import { RedisServer, freePort } from './redis-server.js';
 
 let server: RedisServer;
@@ -499,6 +500,42 @@ describe('faults', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test('through TieredCache while Redis is down: memory keeps serving, misses reach the loader, nothing hangs; then Redis is used again', async () => {
+    const ev = breakerEvents();
+    const t = await tier({ timeout: 200, breaker: { failures: 2, coolDown: 50 }, ...ev.options });
+    const bus = new RedisBus({ url: server.url, channel: `ch:${fresh()}`, timeout: 200 });
+    let loads = 0;
+    const cache = new TieredCache<string, string>({
+      memory: new Cache({ maxEntries: 100 }),
+      tiers: [{ tier: t, write: 'through' }],
+      bus,
+      loader: async (key) => {
+        loads++;
+        return `loaded:${key}`;
+      },
+      ttl: 60_000,
+    });
+    try {
+      await cache.ready();
+      await cache.set('a', 'A');
+      await server.kill();
+      assert.equal(await cache.get('a'), 'A', 'memory serves during the outage');
+      assert.equal(await cache.fetch('b'), 'loaded:b', 'a miss reaches the loader');
+      assert.equal(await cache.fetch('c'), 'loaded:c');
+      assert.equal(loads, 2);
+      await ev.next('open');
+      assert.equal(await cache.fetch('d'), 'loaded:d', 'with the breaker open too');
+      assert.ok(t.stats().skipped > 0, 'skipped calls are counted');
+      await server.restart();
+      await ev.next('closed');
+      assert.equal(await cache.fetch('e'), 'loaded:e');
+      const below = await t.get('e');
+      assert.equal(below && Buffer.from(below.bytes).length > 0, true, 'the loaded value went down to Redis again');
+    } finally {
+      await cache.close();
     }
   });
 
