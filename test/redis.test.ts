@@ -435,6 +435,26 @@ describe('faults', () => {
     }
   });
 
+  test('connect() while the server is still down resolves once it is up, and the tier works at once', async () => {
+    await server.kill();
+    let connected = false;
+    const pending = RedisTier.connect({ url: server.url, prefix: fresh(), timeout: 5_000, connectTimeout: 30_000 }).then((t) => {
+      connected = true;
+      return t;
+    });
+    // Refused attempts are happening now; the server comes back.
+    await server.restart();
+    const t = await pending;
+    try {
+      assert.equal(connected, true);
+      assert.equal(t.stats().breakerOpen, false, 'refused attempts before the first connection do not leave the breaker open');
+      await t.set('k', text('at once'));
+      assert.deepEqual((await t.get('k'))?.bytes, Buffer.from('at once'));
+    } finally {
+      await t.close();
+    }
+  });
+
   test('server paused with SIGSTOP: calls time out, the breaker opens, and SIGCONT resumes', async () => {
     const ev = breakerEvents();
     const t = await tier({ timeout: 100, breaker: { failures: 3, coolDown: 50 }, ...ev.options });
