@@ -152,7 +152,7 @@ export class RedisBus implements InvalidationBus {
     if (this.#subscribed !== undefined) return Promise.reject(new Error('cortado: RedisBus.subscribe() was called already'));
     this.#onMessage = onMessage;
     this.#onGap = onGap;
-    const first = new Promise<void>((resolve) => {
+    const first = new Promise<void>((resolve, reject) => {
       const onReady = (): void => {
         this.#readyCount++;
         // The first 'ready' is confirmed by subscribe() resolving below; later ones are reconnects.
@@ -178,8 +178,10 @@ export class RedisBus implements InvalidationBus {
         if (this.#readyCount === 0) this.#readyCount = 1;
         this.#fireGap();
         resolve();
-      });
+      }).catch(reject);
     });
+    // The deadline below may have given up on `first` already; its rejection is handled there.
+    first.catch(() => {});
     this.#subscribed = first;
     return deadline(first, this.#connectTimeout, () => new RedisUnavailableError(`cortado: RedisBus could not subscribe within ${this.#connectTimeout} ms (it keeps trying; onGap fires when it does)`));
   }
