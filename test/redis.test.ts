@@ -559,15 +559,41 @@ describe('faults', () => {
     }
   });
 
-  test('bus publish while the server is paused rejects within its timeout', async () => {
+  test('bus publish while the server is paused rejects within its timeout, and the invalidation is sent again after SIGCONT', { timeout: 20_000 }, async () => {
     const a = new RedisBus({ url: server.url, channel: `ch:${fresh()}`, timeout: 100 });
+    const b = new RedisBus({ url: server.url, channel: a.channel, timeout: 100 });
+    const heard: Invalidation[] = [];
+    let onHeard: () => void = () => {};
+    let gaps = 0;
     try {
       await a.subscribe(() => {}, () => {});
+      await b.subscribe(
+        (m) => {
+          heard.push(m);
+          onHeard();
+        },
+        () => gaps++,
+      );
+      const warm = new Promise<void>((r) => (onHeard = r));
+      await a.publish({ type: 'delete', keys: ['warm-up'] });
+      await warm;
       server.pause();
-      await assert.rejects(a.publish({ type: 'clear' }), RedisTimeoutError);
-    } finally {
+      await assert.rejects(a.publish({ type: 'delete', keys: ['x'] }), RedisTimeoutError);
+      await assert.rejects(a.publish({ type: 'delete', keys: ['y'] }), RedisTimeoutError);
+      assert.notEqual(a.stats().pendingRetry, 0, 'what failed waits to be sent again');
+      // The paused server runs the two timed-out PUBLISHes when resumed (2 deliveries); the
+      // retry sends the backlog again (a third at least). Without the retry this wait fails.
+      const again = new Promise<void>((r) => (onHeard = () => heard.length >= 1 + 3 && r()));
       server.resume();
+      await again;
+      assert.ok(a.stats().retried >= 1);
+      const keys = new Set(heard.slice(1).flatMap((m) => (m.type === 'delete' ? m.keys : [])));
+      assert.deepEqual([...keys].sort(), ['x', 'y'], 'only x and y were (re)sent');
+      assert.equal(gaps, 1, 'only the gap of the first subscription');
+    } finally {
+      if (server.paused) server.resume();
       await a.close();
+      await b.close();
     }
   });
 });
