@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { RedisBus, RedisLock, RedisTier, RedisTimeoutError, RedisUnavailableError, type RedisTierOptions } from 'cortado/redis';
-import { type Invalidation } from 'cortado/tiered';
+import { Cache } from 'cortado';
+import { TieredCache, type Invalidation } from 'cortado/tiered';
 import { RedisServer, freePort } from './redis-server.js';
 
 let server: RedisServer;
@@ -229,6 +230,35 @@ describe('bytes, ttl, clear', () => {
   });
 });
 
+describe('a client of your own', () => {
+  test('RedisTier and RedisBus use a given node-redis client and leave it open on close', async () => {
+    const client = createClient({ url: server.url, disableOfflineQueue: true });
+    client.on('error', () => {});
+    await client.connect();
+    const t = await RedisTier.connect({ client, prefix: fresh(), timeout: 5_000 });
+    const listener = new RedisBus({ url: server.url, channel: `ch:${fresh()}` });
+    const bus = new RedisBus({ client, channel: listener.channel });
+    try {
+      await t.set('k', text('mine'));
+      assert.equal(await client.get(`${t.prefix}k`), 'mine');
+      let heard!: (m: Invalidation) => void;
+      const got = new Promise<Invalidation>((r) => (heard = r));
+      await listener.subscribe((m) => heard(m), () => {});
+      await bus.publish({ type: 'clear' });
+      assert.deepEqual(await got, { type: 'clear' });
+      await t.close();
+      await bus.close();
+      assert.equal(client.isOpen, true, 'the caller still owns the client');
+      assert.equal(await client.get(`${t.prefix}k`), 'mine');
+    } finally {
+      await t.close();
+      await bus.close();
+      await listener.close();
+      client.destroy();
+    }
+  });
+});
+
 describe('lock', () => {
   test('SET NX PX with a token; release deletes only its own lock', async () => {
     const t = await tier();
@@ -405,6 +435,26 @@ describe('faults', () => {
     }
   });
 
+  test('connect() while the server is still down resolves once it is up, and the tier works at once', async () => {
+    await server.kill();
+    let connected = false;
+    const pending = RedisTier.connect({ url: server.url, prefix: fresh(), timeout: 5_000, connectTimeout: 30_000 }).then((t) => {
+      connected = true;
+      return t;
+    });
+    // Refused attempts are happening now; the server comes back.
+    await server.restart();
+    const t = await pending;
+    try {
+      assert.equal(connected, true);
+      assert.equal(t.stats().breakerOpen, false, 'refused attempts before the first connection do not leave the breaker open');
+      await t.set('k', text('at once'));
+      assert.deepEqual((await t.get('k'))?.bytes, Buffer.from('at once'));
+    } finally {
+      await t.close();
+    }
+  });
+
   test('server paused with SIGSTOP: calls time out, the breaker opens, and SIGCONT resumes', async () => {
     const ev = breakerEvents();
     const t = await tier({ timeout: 100, breaker: { failures: 3, coolDown: 50 }, ...ev.options });
@@ -473,15 +523,77 @@ describe('faults', () => {
     }
   });
 
-  test('bus publish while the server is paused rejects within its timeout', async () => {
+  test('through TieredCache while Redis is down: memory keeps serving, misses reach the loader, nothing hangs; then Redis is used again', async () => {
+    const ev = breakerEvents();
+    const t = await tier({ timeout: 200, breaker: { failures: 2, coolDown: 50 }, ...ev.options });
+    const bus = new RedisBus({ url: server.url, channel: `ch:${fresh()}`, timeout: 200 });
+    let loads = 0;
+    const cache = new TieredCache<string, string>({
+      memory: new Cache({ maxEntries: 100 }),
+      tiers: [{ tier: t, write: 'through' }],
+      bus,
+      loader: async (key) => {
+        loads++;
+        return `loaded:${key}`;
+      },
+      ttl: 60_000,
+    });
+    try {
+      await cache.ready();
+      await cache.set('a', 'A');
+      await server.kill();
+      assert.equal(await cache.get('a'), 'A', 'memory serves during the outage');
+      assert.equal(await cache.fetch('b'), 'loaded:b', 'a miss reaches the loader');
+      assert.equal(await cache.fetch('c'), 'loaded:c');
+      assert.equal(loads, 2);
+      await ev.next('open');
+      assert.equal(await cache.fetch('d'), 'loaded:d', 'with the breaker open too');
+      assert.ok(t.stats().skipped > 0, 'skipped calls are counted');
+      await server.restart();
+      await ev.next('closed');
+      assert.equal(await cache.fetch('e'), 'loaded:e');
+      const below = await t.get('e');
+      assert.equal(below && Buffer.from(below.bytes).length > 0, true, 'the loaded value went down to Redis again');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  test('bus publish while the server is paused rejects within its timeout, and the invalidation is sent again after SIGCONT', { timeout: 20_000 }, async () => {
     const a = new RedisBus({ url: server.url, channel: `ch:${fresh()}`, timeout: 100 });
+    const b = new RedisBus({ url: server.url, channel: a.channel, timeout: 100 });
+    const heard: Invalidation[] = [];
+    let onHeard: () => void = () => {};
+    let gaps = 0;
     try {
       await a.subscribe(() => {}, () => {});
+      await b.subscribe(
+        (m) => {
+          heard.push(m);
+          onHeard();
+        },
+        () => gaps++,
+      );
+      const warm = new Promise<void>((r) => (onHeard = r));
+      await a.publish({ type: 'delete', keys: ['warm-up'] });
+      await warm;
       server.pause();
-      await assert.rejects(a.publish({ type: 'clear' }), RedisTimeoutError);
-    } finally {
+      await assert.rejects(a.publish({ type: 'delete', keys: ['x'] }), RedisTimeoutError);
+      await assert.rejects(a.publish({ type: 'delete', keys: ['y'] }), RedisTimeoutError);
+      assert.notEqual(a.stats().pendingRetry, 0, 'what failed waits to be sent again');
+      // The paused server runs the two timed-out PUBLISHes when resumed (2 deliveries); the
+      // retry sends the backlog again (a third at least). Without the retry this wait fails.
+      const again = new Promise<void>((r) => (onHeard = () => heard.length >= 1 + 3 && r()));
       server.resume();
+      await again;
+      assert.ok(a.stats().retried >= 1);
+      const keys = new Set(heard.slice(1).flatMap((m) => (m.type === 'delete' ? m.keys : [])));
+      assert.deepEqual([...keys].sort(), ['x', 'y'], 'only x and y were (re)sent');
+      assert.equal(gaps, 1, 'only the gap of the first subscription');
+    } finally {
+      if (server.paused) server.resume();
       await a.close();
+      await b.close();
     }
   });
 });

@@ -17,7 +17,13 @@
  *   not fire when the connection drops: memory keeps serving through an outage (its copies
  *   are at most as stale as the outage is long, and bounded by their ttl).
  * - `publish` races a timer (`timeout`) and rejects on failure or timeout; with the offline
- *   queue off it fails at once while disconnected rather than piling up messages.
+ *   queue off it fails at once while disconnected rather than piling up messages. What failed
+ *   is kept and sent again (after 50 ms, doubling to 2 s, and at once when the publisher
+ *   reconnects), merged into one message: invalidations are idempotent, so a copy that did
+ *   arrive after all costs one extra drop. Past 1,000 keys the backlog becomes one 'clear'
+ *   (over-invalidating is safe), so it stays bounded. This matters when the subscribers did
+ *   not disconnect (a paused server, a dropped publisher connection): without it they would
+ *   keep a stale copy until its ttl.
  *
  * Redis's RESP3 client-side caching (CLIENT TRACKING) would let the server send these
  * invalidations itself; it is not built here (see docs/redis.md).
@@ -64,7 +70,18 @@ export interface RedisBusStats {
   gaps: number;
   /** Messages that did not parse (each also a gap). */
   malformed: number;
+  /** Backlogs of failed publishes sent later. */
+  retried: number;
+  /** Keys waiting to be sent again (-1: a 'clear' is waiting). */
+  pendingRetry: number;
 }
+
+/** First retry of a failed publish after 50 ms... */
+const RETRY_FIRST_MS = 50;
+/** ...doubling up to 2 s. */
+const RETRY_MAX_MS = 2_000;
+/** A backlog of more keys than this is sent as one 'clear' instead. */
+const RETRY_MAX_KEYS = 1_000;
 
 const KNOWN = new Set(['url', 'client', 'channel', 'timeout', 'connectTimeout']);
 
@@ -95,6 +112,12 @@ export class RedisBus implements InvalidationBus {
   #ownSkipped = 0;
   #gaps = 0;
   #malformed = 0;
+  #retryKeys = new Set<string>();
+  #retryClear = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryDelay = RETRY_FIRST_MS;
+  #retrying = false;
+  #retried = 0;
   /** Errors the clients reported (reconnect attempts while the server is away). */
   connectionErrors = 0;
   readonly #countError = (): void => {
@@ -141,6 +164,13 @@ export class RedisBus implements InvalidationBus {
         // (within its timeout); once connected, a publish while disconnected fails at once.
         this.#publisherUp = this.#publisher.connect();
       }
+      // Settles late or never (a close() during the first connect rejects it): never unhandled.
+      this.#publisherUp.catch(() => {});
+      // A reconnected publisher sends the backlog at once rather than at the next retry tick.
+      this.#publisher.on('ready', () => {
+        this.#retryDelay = RETRY_FIRST_MS;
+        void this.#flushRetry();
+      });
     })();
     return this.#starting;
   }
@@ -152,7 +182,7 @@ export class RedisBus implements InvalidationBus {
     if (this.#subscribed !== undefined) return Promise.reject(new Error('cortado: RedisBus.subscribe() was called already'));
     this.#onMessage = onMessage;
     this.#onGap = onGap;
-    const first = new Promise<void>((resolve) => {
+    const first = new Promise<void>((resolve, reject) => {
       const onReady = (): void => {
         this.#readyCount++;
         // The first 'ready' is confirmed by subscribe() resolving below; later ones are reconnects.
@@ -178,8 +208,10 @@ export class RedisBus implements InvalidationBus {
         if (this.#readyCount === 0) this.#readyCount = 1;
         this.#fireGap();
         resolve();
-      });
+      }).catch(reject);
     });
+    // The deadline below may have given up on `first` already; its rejection is handled there.
+    first.catch(() => {});
     this.#subscribed = first;
     return deadline(first, this.#connectTimeout, () => new RedisUnavailableError(`cortado: RedisBus could not subscribe within ${this.#connectTimeout} ms (it keeps trying; onGap fires when it does)`));
   }
@@ -239,17 +271,78 @@ export class RedisBus implements InvalidationBus {
       payload = JSON.stringify([this.origin, 'd', message.keys]);
     } else throw new TypeError(`cortado: RedisBus.publish() message must be { type: 'delete', keys } or { type: 'clear' }, got ${describe(message)}`);
     try {
-      const send = async (): Promise<unknown> => {
-        await this.#start();
-        await this.#publisherUp;
-        return this.#publisher!.sendCommand(['PUBLISH', this.channel, payload]);
-      };
-      await deadline(send(), this.timeout, () => timeoutError('publish', this.timeout));
+      await this.#send(payload);
       this.#published++;
     } catch (e) {
       this.#publishFailures++;
+      this.#keepForRetry(message);
       throw classify(e, this.#ErrorReply, 'publish');
     }
+  }
+
+  /** PUBLISH within the timeout (waiting for the first connection counts against it). */
+  #send(payload: string): Promise<unknown> {
+    const send = async (): Promise<unknown> => {
+      await this.#start();
+      await this.#publisherUp;
+      return this.#publisher!.sendCommand(['PUBLISH', this.channel, payload]);
+    };
+    return deadline(send(), this.timeout, () => timeoutError('publish', this.timeout));
+  }
+
+  /**
+   * A message that could not be sent is sent again later, merged with others (invalidations
+   * are idempotent, so a copy that did arrive after all costs one extra drop). Past
+   * RETRY_MAX_KEYS keys the backlog becomes one 'clear': over-invalidating is safe, and the
+   * backlog stays bounded.
+   */
+  #keepForRetry(message: Invalidation): void {
+    if (this.#closed) return;
+    if (message.type === 'clear') this.#retryClear = true;
+    else if (!this.#retryClear) {
+      for (const k of message.keys) this.#retryKeys.add(k);
+      if (this.#retryKeys.size > RETRY_MAX_KEYS) this.#retryClear = true;
+    }
+    if (this.#retryClear) this.#retryKeys.clear();
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#flushRetry();
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
+    this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  async #flushRetry(): Promise<void> {
+    if (this.#closed || this.#retrying || (!this.#retryClear && this.#retryKeys.size === 0)) return;
+    this.#retrying = true;
+    const clear = this.#retryClear;
+    const keys = [...this.#retryKeys];
+    this.#retryClear = false;
+    this.#retryKeys.clear();
+    try {
+      await this.#send(clear ? JSON.stringify([this.origin, 'c']) : JSON.stringify([this.origin, 'd', keys]));
+      this.#retried++;
+      this.#retryDelay = RETRY_FIRST_MS;
+    } catch {
+      // Put it back (merged with whatever failed meanwhile) and try later.
+      if (clear) this.#retryClear = true;
+      else if (!this.#retryClear) for (const k of keys) this.#retryKeys.add(k);
+      if (this.#retryKeys.size > RETRY_MAX_KEYS) {
+        this.#retryClear = true;
+        this.#retryKeys.clear();
+      }
+      this.#retrying = false;
+      this.#scheduleRetry();
+      return;
+    }
+    this.#retrying = false;
+    // Failures that happened while this one was in flight.
+    if (this.#retryClear || this.#retryKeys.size > 0) this.#scheduleRetry();
   }
 
   stats(): RedisBusStats {
@@ -260,12 +353,16 @@ export class RedisBus implements InvalidationBus {
       ownSkipped: this.#ownSkipped,
       gaps: this.#gaps,
       malformed: this.#malformed,
+      retried: this.#retried,
+      pendingRetry: this.#retryClear ? -1 : this.#retryKeys.size,
     };
   }
 
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#closed = true;
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     this.#closing = (async () => {
       if (this.#starting !== undefined) await this.#starting.catch(() => {});
       const sub = this.#subscriber;

@@ -200,7 +200,14 @@ export class RedisTier implements Tier {
     // The connect promise may settle after we gave up on it; it must not be unhandled then.
     connecting.catch(() => {});
     try {
-      await deadline(connecting, this.#connectTimeout, () => new RedisUnavailableError(`cortado: no connection to Redis within ${this.#connectTimeout} ms`));
+      const up = async (): Promise<void> => {
+        await connecting;
+        // A TCP connection is not an answer (a paused server accepts one): ask.
+        await client.sendCommand(['PING']);
+      };
+      await deadline(up(), this.#connectTimeout, () => new RedisUnavailableError(`cortado: no connection to Redis within ${this.#connectTimeout} ms`));
+      // Refused attempts before the first connection opened the breaker; Redis answered now.
+      this.#breaker.success();
     } catch (e) {
       await this.close();
       throw e instanceof RedisUnavailableError ? e : new RedisUnavailableError(`cortado: cannot connect to Redis: ${(e as Error).message}`, { cause: e });
