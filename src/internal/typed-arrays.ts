@@ -108,6 +108,11 @@ export class GrowableArrays implements SlotAllocator {
   names(): string[] {
     return [...this.arrays.keys()];
   }
+
+  /** The current array of `name`, or undefined (for validators, memory accounting, tests). */
+  array(name: string): Uint8Array | Int8Array | Uint16Array | Int32Array | Float64Array | undefined {
+    return this.arrays.get(name);
+  }
 }
 
 /**
@@ -166,5 +171,10 @@ export class FixedArrays implements SlotAllocator {
   /** The names allocated so far, in allocation order. */
   names(): string[] {
     return [...this.arrays.keys()];
+  }
+
+  /** The current array of `name`, or undefined (for validators, memory accounting, tests). */
+  array(name: string): Uint8Array | Int8Array | Uint16Array | Int32Array | Float64Array | undefined {
+    return this.arrays.get(name);
   }
 }
