@@ -80,7 +80,7 @@ function reachableArrays(o: object, depth = 2, out = new Set<Typed>()): Set<Type
 
 for (const policy of POLICY_NAMES) {
   test(`${policy}: its per-slot arrays are the host's, regrown as the cache grows`, () => {
-    const c = new Cache<number, number>({ maxEntries: 1000, policy: policy as 'lru', seed: 3 });
+    const c = new Cache<number, number>({ maxEntries: 1000, policy, seed: 3 });
     const { policy: p } = internals(c);
     const host = p.host;
     const before = host.names();
@@ -129,7 +129,7 @@ function classify(host: Allocator, before: Map<string, Typed>, slot: number, slo
 
 for (const policy of POLICY_NAMES) {
   test(`${policy}: the declared hit cost is what onAccess writes, no more and no less`, () => {
-    const c = new Cache<number, number>({ maxEntries: 1000, policy: policy as 'lru', seed: 9 });
+    const c = new Cache<number, number>({ maxEntries: 1000, policy, seed: 9 });
     const { policy: p, index } = internals(c);
     const descriptor = REGISTRY.find((d) => d.name === policy)!;
     assert.equal(p.hitCost, descriptor.hitCost, 'the policy agrees with its registry entry');
@@ -216,7 +216,7 @@ for (const policy of POLICY_NAMES) {
     const rand = prng(23);
     const keys = Array.from({ length: 20_000 }, () => Math.floor(rand() ** 2 * 400));
     const { hits, store, p, index } = replayFixed(policy, keys);
-    const c = new Cache<number, number>({ maxEntries: CAPACITY, policy: policy as 'lru', seed: SEED });
+    const c = new Cache<number, number>({ maxEntries: CAPACITY, policy, seed: SEED });
     const cached = keys.map((k) => (c.get(k) === undefined ? (c.set(k, k), false) : true));
     assert.equal(internals(c).slots, CAPACITY, 'the cache never grew either');
     const nHits = hits.filter(Boolean).length;

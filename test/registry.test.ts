@@ -48,7 +48,7 @@ test('registry: the policy option selects each descriptor\'s policy, which agree
 
 test('registry: an unknown policy is a TypeError naming the option and every registered policy', () => {
   assert.throws(
-    () => new Cache({ maxEntries: 10, policy: 'arc' as 'lru' }),
+    () => new Cache({ maxEntries: 10, policy: 'arc' as never }),
     (e: Error) => {
       assert.ok(e instanceof TypeError);
       assert.match(e.message, /policy/);
