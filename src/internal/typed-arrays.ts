@@ -90,6 +90,11 @@ abstract class Allocator implements SlotAllocator {
   names(): string[] {
     return [...this.arrays.keys()];
   }
+
+  /** The current array of `name`, or undefined (for validators, memory accounting, tests). */
+  array(name: string): Typed | undefined {
+    return this.arrays.get(name);
+  }
 }
 
 /** Heap arrays that regrow on request (the in-process cache's store). */
