@@ -886,6 +886,7 @@ export class SharedStore {
         this.qPush(H_M_HEAD, H_M_TAIL, s);
         this.w(H_M_COUNT, I[H_M_COUNT]! + 1);
         this.w(H_M_BYTES, I[H_M_BYTES]! + c);
+        this.commit(); // a finished move: the walk may be long, the log is not
       } else {
         const w = this.descWord(s);
         this.ghostAdd(this.hashAt(I[w + D_DATA]! >>> 0, I[w + D_KEYW]! & 0xffff));
@@ -909,10 +910,12 @@ export class SharedStore {
       if (this.pinned(s)) {
         this.qUnlink(H_M_HEAD, H_M_TAIL, s);
         this.qPush(H_M_HEAD, H_M_TAIL, s);
+        this.commit();
       } else if (f > 0) {
         Atomics.compareExchange(U8, m, mv, mv - 1);
         this.qUnlink(H_M_HEAD, H_M_TAIL, s);
         this.qPush(H_M_HEAD, H_M_TAIL, s);
+        this.commit();
       } else {
         return s;
       }
