@@ -51,7 +51,7 @@ export interface SharedCacheOptions<V> {
   clock?: () => number;
   /** Threads (attach() calls) that may use the cache at once, creator included (default 64). */
   maxThreads?: number;
-  /** Handles one thread may hold at once (default 256). */
+  /** Handles one thread may hold at once (default 64). */
   maxHandles?: number;
   /** How long a write waits for the writer lock before throwing SharedCacheLockTimeoutError (ms, default 5000). */
   lockTimeout?: number;
@@ -163,7 +163,7 @@ export class SharedCache<V = Uint8Array> {
       const ttl = options.ttl === undefined ? 0 : checkTtl('ttl', options.ttl);
       if (ttl > MAX_TTL_OPTION) throw new RangeError(`cortado: ttl must be at most ${MAX_TTL_OPTION} ms, got ${ttl}`);
       const parts = options.maxThreads === undefined ? 64 : checkInt('maxThreads', options.maxThreads, 1, 1024);
-      const handles = options.maxHandles === undefined ? 256 : checkInt('maxHandles', options.maxHandles, 1, 4096);
+      const handles = options.maxHandles === undefined ? 64 : checkInt('maxHandles', options.maxHandles, 1, 4096);
       if (parts * handles > 60000) throw new RangeError(`cortado: maxThreads x maxHandles must be at most 60000 (pin counts are 16-bit), got ${parts * handles}`);
       if (options.clock !== undefined && typeof options.clock !== 'function') throw new TypeError(`cortado: clock must be a function, got ${describe(options.clock)}`);
       this.codec = resolveCodec<V>('codec', options.codec, 'bytes');
@@ -582,11 +582,18 @@ export class SharedCache<V = Uint8Array> {
     const st = this._store;
     const I = st.I;
     const kb = this.kb;
+    const h = this.kh;
     const nowRel = this.nowRel();
     const r = st.regBase + slot;
     let d = NIL;
     try {
       d = st.locked(() => {
+        // A new key needs room under the entry bound too: make it now, so that an
+        // allocation that could never be inserted is refused at once.
+        if (st.lookupLocked(kb, klen, h) === NIL && !st.makeRoomForEntry(nowRel)) {
+          this.reject();
+          return NIL;
+        }
         const nd = st.build(kb, klen, null, byteLength, F_ALLOC, 0, nowRel);
         if (nd === NIL) {
           this.reject();
@@ -636,7 +643,7 @@ export class SharedCache<V = Uint8Array> {
     });
   }
 
-  /** @internal Walk every shared structure and throw on a broken invariant (tests). */
+  /** For tests: walk every shared structure and throw on a broken invariant (tests). */
   _validate(): { entries: number; pinned: number; orphans: number } {
     const st = this._store;
     return st.locked(() => st.validate());
