@@ -21,7 +21,7 @@ import { resolveCodec, type Codec, type CodecName } from '../codec.js';
 import { describe } from '../options.js';
 import {
   BLOCK_HEADER, D_DATA, D_EXPLO, D_KEYW, D_VER, F_ALLOC, F_LINKED, H_CODEC, H_COUNT, H_FORMAT, H_LIVE_BYTES,
-  H_MAGIC, H_TTL, H_USED_BYTES, FORMAT, MAGIC, M_WRITING, NIL, blockSize, computeSizes,
+  H_MAGIC, H_RECOVERED, H_ROLLED_BACK, H_TTL, H_USED_BYTES, FORMAT, MAGIC, M_WRITING, NIL, blockSize, computeSizes,
 } from './layout.js';
 import {
   POLICY_S3FIFO, POLICY_SIEVE, R_ALLOC, R_INTENT, R_READ, R_RELEASING, R_WRITE, S_DELETES, S_EVICTIONS,
@@ -92,6 +92,10 @@ export interface SharedCacheStats {
   /** Heap bytes in use (block headers and padding included; items awaiting their last release included). */
   usedBytes: number;
   maxBytes: number;
+  /** Threads whose exit watch() handled (their pins, lock and slot released). */
+  recoveredThreads: number;
+  /** Of those, how many died holding the writer lock mid-step (the step was rolled back). */
+  rolledBackSteps: number;
 }
 
 /** A handle was used after release() (or a WriteHandle after insert()). */
@@ -109,6 +113,8 @@ const MAX_KEY = 0xffff;
 /** Expiries are 40-bit ms since the epoch (about 35 years). */
 const MAX_EXP = 2 ** 40 - 1;
 const MAX_TTL_OPTION = 2 ** 31 - 1;
+/** While a live thread holds the writer lock, a dead worker's recovery is tried again this often (ms). */
+const RECOVER_RETRY_MS = 1;
 
 function checkTtl(name: string, v: unknown): number {
   if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
@@ -217,8 +223,20 @@ export class SharedCache<V = Uint8Array> {
     if (typeof tid !== 'number' || tid < 0) throw new TypeError('cortado: watch() takes a running Worker');
     worker.once('exit', () => {
       const st = this._store;
-      for (let p = 0; p < st.parts; p++) if (st.partThread(p) === tid) st.recover(p);
+      for (let p = 0; p < st.parts; p++) if (st.partThread(p) === tid) this.dead.add(p);
+      this.recoverDead();
     });
+  }
+
+  /** Participants whose thread exited and whose recovery is not done yet. */
+  private readonly dead = new Set<number>();
+  private retry: ReturnType<typeof setTimeout> | undefined;
+
+  /** Recover every dead participant; retry in RECOVER_RETRY_MS while a live thread holds the lock. */
+  private recoverDead(): void {
+    this.retry = undefined;
+    for (const p of this.dead) if (this._store.tryRecover(p, this.dead)) this.dead.delete(p);
+    if (this.dead.size > 0 && this.retry === undefined) this.retry = setTimeout(() => this.recoverDead(), RECOVER_RETRY_MS);
   }
 
   get size(): number {
@@ -468,6 +486,8 @@ export class SharedCache<V = Uint8Array> {
       liveBytes: st.I[H_LIVE_BYTES]! >>> 0,
       usedBytes: st.I[H_USED_BYTES]! >>> 0,
       maxBytes: st.sab.byteLength,
+      recoveredThreads: st.I[H_RECOVERED]!,
+      rolledBackSteps: st.I[H_ROLLED_BACK]!,
     };
   }
 
@@ -644,7 +664,7 @@ export class SharedCache<V = Uint8Array> {
   }
 
   /** For tests: walk every shared structure and throw on a broken invariant (tests). */
-  _validate(): { entries: number; pinned: number; orphans: number } {
+  _validate(): { entries: number; pinned: number; orphans: number; threads: number } {
     const st = this._store;
     return st.locked(() => st.validate());
   }

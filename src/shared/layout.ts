@@ -99,6 +99,9 @@ export const H_M_CAP_B = 46;
 export const H_G_HEAD = 47;
 export const H_G_USED = 48;
 export const H_G_LIVE = 49;
+/** Dead participants recovered, and how many of them held the lock mid-step (rolled back). */
+export const H_RECOVERED = 50;
+export const H_ROLLED_BACK = 54;
 /** Descriptor free list (through the hash-next word) and the first never-used descriptor. */
 export const H_DESC_FREE = 51;
 export const H_DESC_HIGH = 52;

@@ -54,7 +54,7 @@ import {
   H_GHOST_CAP, H_GHOST_RING0, H_GHOST_RING_SIZE, H_GHOST_TABLE0, H_GHOST_TMASK, H_HAND, H_HANDLES,
   H_HEAP_END, H_HEAP_START, H_LIVE_BYTES, H_LOCK, H_LOG0, H_LOG_LEN, H_M_BYTES, H_M_CAP_B, H_M_CAP_E,
   H_M_COUNT, H_M_HEAD, H_M_TAIL, H_MAGIC, H_MAX_ENTRIES, H_NBUCKETS, H_NDESC, H_NEXT_VERSION, H_PART0,
-  H_PARTS, H_POLICY, H_Q_HEAD, H_Q_TAIL, H_REG0, H_S_BYTES, H_S_CAP_B, H_S_CAP_E, H_S_COUNT, H_S_HEAD,
+  H_PARTS, H_POLICY, H_RECOVERED, H_ROLLED_BACK, H_Q_HEAD, H_Q_TAIL, H_REG0, H_S_BYTES, H_S_CAP_B, H_S_CAP_E, H_S_COUNT, H_S_HEAD,
   H_S_TAIL, H_SEED, H_STATS0, H_TTL, H_USED_BYTES, LOG_ENTRIES, M_FREQ, M_VISITED, M_WRITING, MAGIC,
   MIN_BLOCK, NBINS, NIL, S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_HITS, S_INSERTS, S_MISSES,
   S_REJECTIONS, S_UPDATES, STATS_PER_PART, binOf, blockSize, type Sizes,
@@ -1146,17 +1146,24 @@ export class SharedStore {
   /**
    * Release everything participant p held: roll back its unfinished step and take over the
    * lock if it held it, unpin its handles, free what nobody holds any more, retire its stats
-   * and free its slot. Runs in the watching thread.
+   * and free its slot. Runs in the watching thread, without blocking it: when the lock is
+   * held by a live thread this returns false and the caller tries again later (blocking
+   * here could wait forever on another dead worker whose 'exit' event this very thread has
+   * not handled yet). `dead` names every participant known to be gone: the lock is taken
+   * over from any of them (rolling back its step).
    */
-  recover(p: number): void {
+  tryRecover(p: number, dead: ReadonlySet<number>): boolean {
     const I = this.I;
-    const dead = p + 1;
     const mine = this.me + 1;
-    // Take the lock: steal it from the dead holder, or wait for a live one.
-    if (Atomics.compareExchange(I, H_LOCK, dead, mine) === dead) {
+    const cur = Atomics.load(I, H_LOCK);
+    if (cur === 0) {
+      if (Atomics.compareExchange(I, H_LOCK, 0, mine) !== 0) return false;
+    } else if (dead.has(cur - 1)) {
+      if (Atomics.compareExchange(I, H_LOCK, cur, mine) !== cur) return false;
+      if (I[H_LOG_LEN] !== 0) Atomics.add(I, H_ROLLED_BACK, 1);
       this.rollback();
     } else {
-      this.lock();
+      return false;
     }
     try {
       const reg = this.reg0 + p * this.handles;
@@ -1179,8 +1186,7 @@ export class SharedStore {
         this.w(reg + i, 0);
         this.commit();
       }
-      this.sweepOrphans();
-      // Retire its counters.
+      // Retire its counters and give its slot back before the sweep (its registry is empty).
       const F = this.F64;
       const stats0 = I[H_STATS0]! >>> 3;
       const from = stats0 + p * STATS_PER_PART;
@@ -1190,9 +1196,12 @@ export class SharedStore {
         F[from + k] = 0;
       }
       Atomics.store(I, this.part0 + p, 0);
+      this.sweepOrphans();
+      Atomics.add(I, H_RECOVERED, 1);
     } finally {
       this.unlock();
     }
+    return true;
   }
 
   /** Free items that are neither linked nor pinned nor claimed by a live handle (left by a step cut short between its commits). */
@@ -1224,7 +1233,7 @@ export class SharedStore {
   // =====================================================================================
 
   /** Throws on the first broken invariant. Call with the lock held and no thread mid-operation. */
-  validate(): { entries: number; pinned: number; orphans: number } {
+  validate(): { entries: number; pinned: number; orphans: number; threads: number } {
     const I = this.I;
     const U16 = this.U16;
     if (I[H_LOG_LEN] !== 0) broken(`undo log holds ${I[H_LOG_LEN]} entries outside a step`);
@@ -1347,7 +1356,9 @@ export class SharedStore {
       if (inTable !== I[H_G_LIVE]) broken(`ghost live ${I[H_G_LIVE]}, table ${inTable}`);
       if (inTable > this.ghostCap) broken('ghost over capacity');
     }
-    return { entries: linked, pinned, orphans };
+    let threads = 0;
+    for (let p = 0; p < this.parts; p++) if (I[this.part0 + p] !== 0) threads++;
+    return { entries: linked, pinned, orphans, threads };
   }
 
   private checkQueue(hh: number, ht: number, name: string, mainFlag: number): { count: number; bytes: number; members: Set<number> } {
