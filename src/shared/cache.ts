@@ -17,14 +17,14 @@
  * responsibility, as with any buffer view).
  */
 import { threadId, type Worker } from 'node:worker_threads';
-import { resolveCodec, type Codec, type CodecName } from '../codec.js';
+import { CODECS, resolveCodec, type Codec, type CodecName } from '../codec.js';
 import { describe } from '../options.js';
 import {
   BLOCK_HEADER, D_DATA, D_EXPLO, D_KEYW, D_VER, F_ALLOC, F_LINKED, H_CODEC, H_COUNT, H_FORMAT, H_LIVE_BYTES,
   H_MAGIC, H_RECOVERED, H_ROLLED_BACK, H_TTL, H_USED_BYTES, FORMAT, MAGIC, M_WRITING, NIL, blockSize, computeSizes,
 } from './layout.js';
 import {
-  POLICY_S3FIFO, POLICY_SIEVE, R_ALLOC, R_INTENT, R_READ, R_RELEASING, R_WRITE, S_DELETES, S_EVICTIONS,
+  COPY_BYTES, COPY_NONE, COPY_STRING, POLICY_S3FIFO, POLICY_SIEVE, R_ALLOC, R_INTENT, R_READ, R_RELEASING, R_WRITE, S_DELETES, S_EVICTIONS,
   S_EXPIRATIONS, S_HITS, S_INSERTS, S_MISSES, S_REJECTIONS, S_UPDATES, SharedStore,
 } from './store.js';
 
@@ -138,6 +138,9 @@ export class SharedCache<V = Uint8Array> {
   /** @internal */
   readonly _store: SharedStore;
   private readonly codec: Codec<V>;
+  /** How find() hands over a value: the built-in text codecs decode straight from shared memory. */
+  private readonly copyMode: number;
+  private readonly codecKind: number;
   private readonly clock: () => number;
   private readonly defaultTtl: number;
   /** Scratch for string keys, and what the last key() call encoded into. */
@@ -182,6 +185,8 @@ export class SharedCache<V = Uint8Array> {
       o = options;
     }
     if (o.clock !== undefined && typeof o.clock !== 'function') throw new TypeError(`cortado: clock must be a function, got ${describe(o.clock)}`);
+    this.codecKind = this.codec === (CODECS.utf8 as unknown) ? 1 : this.codec === (CODECS.json as unknown) ? 2 : this.codec === (CODECS.bytes as unknown) ? 0 : 3;
+    this.copyMode = this.codecKind === 1 || this.codecKind === 2 ? COPY_STRING : COPY_BYTES;
     this.clock = o.clock ?? Date.now;
     const store = new SharedStore(sab);
     if (o.lockTimeout !== undefined) store.lockTimeout = checkTtl('lockTimeout', o.lockTimeout) || Infinity;
@@ -336,11 +341,11 @@ export class SharedCache<V = Uint8Array> {
   get(key: string | Uint8Array): V | undefined {
     const klen = this.key(key);
     const st = this._store;
-    const d = st.find(this.kb, klen, this.kh, true);
+    const d = st.find(this.kb, klen, this.kh, this.copyMode);
     if (d >= 0 && !this.expired(d)) {
       st.markHit(d);
       st.count(S_HITS);
-      return this.codec.decode(st.out);
+      return this.decoded();
     }
     st.count(S_MISSES);
     return undefined;
@@ -350,15 +355,30 @@ export class SharedCache<V = Uint8Array> {
   peek(key: string | Uint8Array): V | undefined {
     const klen = this.key(key);
     const st = this._store;
-    const d = st.find(this.kb, klen, this.kh, true);
-    return d >= 0 && !this.expired(d) ? this.codec.decode(st.out) : undefined;
+    const d = st.find(this.kb, klen, this.kh, this.copyMode);
+    return d >= 0 && !this.expired(d) ? this.decoded() : undefined;
   }
 
   has(key: string | Uint8Array): boolean {
     const klen = this.key(key);
     const st = this._store;
-    const d = st.find(this.kb, klen, this.kh, false);
+    const d = st.find(this.kb, klen, this.kh, COPY_NONE);
     return d >= 0 && !this.expired(d);
+  }
+
+  /** The value find() copied out, decoded. */
+  private decoded(): V {
+    const st = this._store;
+    switch (this.codecKind) {
+      case 0:
+        return st.out as V;
+      case 1:
+        return st.outString as V;
+      case 2:
+        return JSON.parse(st.outString) as V;
+      default:
+        return this.codec.decode(st.out);
+    }
   }
 
   private expired(d: number): boolean {
@@ -429,7 +449,7 @@ export class SharedCache<V = Uint8Array> {
     const ghostHit = st.recordMiss(h);
     if (!st.makeRoomForEntry(nowRel)) {
       // Nothing evictable: give the built item back.
-      st.w(st.descWord(d) + D_KEYW, st.I[st.descWord(d) + D_KEYW]! & ~F_ALLOC);
+      st.wa(st.descWord(d) + D_KEYW, st.I[st.descWord(d) + D_KEYW]! & ~F_ALLOC);
       st.freeIfUnpinned(d);
       return this.reject();
     }
@@ -551,7 +571,7 @@ export class SharedCache<V = Uint8Array> {
     const st = this._store;
     const I = st.I;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const d = st.find(this.kb, klen, this.kh, false);
+      const d = st.find(this.kb, klen, this.kh, COPY_NONE);
       if (d < 0 || this.expired(d)) break;
       const ver = st.foundVersion;
       const slot = this.takeSlot();
@@ -648,7 +668,7 @@ export class SharedCache<V = Uint8Array> {
     const h = st.hashBytes(kb, klen);
     return st.locked(() => {
       st.w(w + D_EXPLO, exp >>> 0);
-      st.w(w + D_KEYW, (I[w + D_KEYW]! & 0xffffff) | (Math.floor(exp / 4294967296) << 24));
+      st.wa(w + D_KEYW, (I[w + D_KEYW]! & 0xffffff) | (Math.floor(exp / 4294967296) << 24));
       return this.publish(d, kb, klen, h, st.liveOf(d), nowRel);
     });
   }
@@ -658,7 +678,7 @@ export class SharedCache<V = Uint8Array> {
     const st = this._store;
     const w = st.descWord(d);
     st.locked(() => {
-      if ((st.I[w + D_KEYW]! & F_ALLOC) !== 0) st.w(w + D_KEYW, st.I[w + D_KEYW]! & ~F_ALLOC);
+      if ((st.I[w + D_KEYW]! & F_ALLOC) !== 0) st.wa(w + D_KEYW, st.I[w + D_KEYW]! & ~F_ALLOC);
       st.commit();
     });
   }

@@ -60,6 +60,11 @@ import {
   S_REJECTIONS, S_UPDATES, STATS_PER_PART, binOf, blockSize, type Sizes,
 } from './layout.js';
 
+/** find() copy modes: none, the value bytes (a pooled Buffer), the value decoded as UTF-8. */
+export const COPY_NONE = 0;
+export const COPY_BYTES = 1;
+export const COPY_STRING = 2;
+
 /** Lock-free lookups retry this often when an item changes under them, then report a miss. */
 const READ_RETRIES = 64;
 /** Spins on the lock before sleeping (a critical section lasts about a microsecond). */
@@ -133,6 +138,7 @@ export class SharedStore {
     this.U8 = new Uint8Array(sab);
     this.U16 = new Uint16Array(sab);
     this.F64 = new Float64Array(sab);
+    this.B = Buffer.from(sab);
     const I = this.I;
     this.policy = I[H_POLICY]!;
     this.desc0 = I[H_DESC0]! >>> 2;
@@ -302,7 +308,7 @@ export class SharedStore {
    * being written in place (acquireForWrite). When `copy` is set the value bytes are copied
    * into `out`, and only a copy made while the item did not change is returned.
    */
-  find(kb: Uint8Array, klen: number, h: number, copy: boolean): number {
+  find(kb: Uint8Array, klen: number, h: number, copy: number): number {
     const I = this.I;
     const U8 = this.U8;
     const heapStart = this.heapStart;
@@ -331,7 +337,13 @@ export class SharedStore {
               const vs = ks + klen;
               if (vs + vlen > heapEnd) continue attempts;
               const exp = (kw >>> 24) * 4294967296 + (I[w + D_EXPLO]! >>> 0);
-              if (copy) this.out = U8.slice(vs, vs + vlen);
+              if (copy === COPY_BYTES) {
+                // Buffer.allocUnsafe takes small sizes from Node's 8 KiB pool: an
+                // ArrayBuffer per value would cost more than the whole lookup.
+                const out = Buffer.allocUnsafe(vlen);
+                this.B.copy(out, 0, vs, vs + vlen);
+                this.out = out;
+              } else if (copy === COPY_STRING) this.outString = this.B.toString('utf8', vs, vs + vlen);
               if (Atomics.load(I, w) !== v1) continue attempts;
               this.foundVersion = v1;
               this.foundExp = exp;
@@ -348,6 +360,9 @@ export class SharedStore {
   }
 
   out: Uint8Array = new Uint8Array(0);
+  outString = '';
+  /** The whole buffer as a Node Buffer, for native copies and UTF-8 decoding. */
+  readonly B: Buffer;
 
   /** A hit: one atomic store (SIEVE's visited bit) or compare-exchange (S3-FIFO's counter). */
   markHit(d: number): void {
@@ -397,7 +412,13 @@ export class SharedStore {
     }
   }
 
-  /** Logged write of word i: the old value goes to the undo log before the word changes. */
+  /**
+   * Logged write of word i: the old value goes to the undo log before the word changes.
+   * Plain stores: nobody reads the log while its writer lives, and stores keep their program
+   * order (V8 keeps typed-array stores on the effect chain; x86 stores are not reordered with
+   * each other), so a recoverer that takes the lock after the writer died sees the log entry
+   * of every change it sees. Words that lock-free readers follow use wa().
+   */
   w(i: number, v: number): void {
     const I = this.I;
     const n = I[H_LOG_LEN]!;
@@ -405,7 +426,19 @@ export class SharedStore {
     const e = this.log0 + 2 * n;
     I[e] = i;
     I[e + 1] = I[i]!;
-    Atomics.store(I, H_LOG_LEN, n + 1);
+    I[H_LOG_LEN] = n + 1;
+    I[i] = v;
+  }
+
+  /** Logged write with an atomic (sequentially consistent) store: publication, and flags read by lock-free threads. */
+  wa(i: number, v: number): void {
+    const I = this.I;
+    const n = I[H_LOG_LEN]!;
+    if (n >= LOG_ENTRIES) throw new Error('cortado: SharedCache undo log overflow (a bug)');
+    const e = this.log0 + 2 * n;
+    I[e] = i;
+    I[e + 1] = I[i]!;
+    I[H_LOG_LEN] = n + 1;
     Atomics.store(I, i, v);
   }
 
@@ -417,7 +450,7 @@ export class SharedStore {
     const e = this.log0 + 2 * n;
     I[e] = ~i;
     I[e + 1] = I[i]!;
-    Atomics.store(I, H_LOG_LEN, n + 1);
+    I[H_LOG_LEN] = n + 1;
     Atomics.store(I, i, v);
   }
 
@@ -604,7 +637,7 @@ export class SharedStore {
     const w = this.descWord(d);
     this.free(I[w + D_DATA]! >>> 0);
     this.wv(w + D_VER, (I[w + D_VER]! + 1) | 0); // odd: free
-    this.w(w + D_KEYW, 0);
+    this.wa(w + D_KEYW, 0);
     this.w(w + D_HNEXT, I[H_DESC_FREE]!);
     this.w(H_DESC_FREE, d);
   }
@@ -639,12 +672,15 @@ export class SharedStore {
     this.w(ow + 1, d);
     this.w(ow + 2, vlen);
     const U8 = this.U8;
-    U8.set(klen === kb.length ? kb : kb.subarray(0, klen), off + BLOCK_HEADER);
+    const ks = off + BLOCK_HEADER;
+    if (klen === kb.length) U8.set(kb, ks);
+    else if (klen <= 64) for (let i = 0; i < klen; i++) U8[ks + i] = kb[i]!; // no view for a short key
+    else U8.set(kb.subarray(0, klen), ks);
     if (vb !== null) U8.set(vb, off + BLOCK_HEADER + klen);
     const w = this.descWord(d);
     this.w(w + D_DATA, off);
     this.w(w + D_EXPLO, exp >>> 0);
-    this.w(w + D_KEYW, klen | flags | F_USED | (Math.floor(exp / 4294967296) << 24));
+    this.wa(w + D_KEYW, klen | flags | F_USED | (Math.floor(exp / 4294967296) << 24));
     Atomics.store(U8, (w << 2) + 6, 0);
     this.wv(w + D_VER, this.nextVersion());
     return d;
@@ -674,14 +710,14 @@ export class SharedStore {
 
   private chainLink(d: number, h: number): void {
     const b = this.bucket0 + (h & this.bmask);
-    this.w(this.descWord(d) + D_HNEXT, this.I[b]!);
-    this.w(b, d); // publication
+    this.wa(this.descWord(d) + D_HNEXT, this.I[b]!);
+    this.wa(b, d); // publication
   }
 
   /** Put `nd` where `od` is in its chain (od leaves it). */
   private chainReplace(od: number, nd: number, h: number): void {
     const I = this.I;
-    this.w(this.descWord(nd) + D_HNEXT, I[this.descWord(od) + D_HNEXT]!);
+    this.wa(this.descWord(nd) + D_HNEXT, I[this.descWord(od) + D_HNEXT]!);
     this.chainSet(od, nd, h);
   }
 
@@ -695,14 +731,14 @@ export class SharedStore {
     const b = this.bucket0 + (h & this.bmask);
     let p = I[b]!;
     if (p === d) {
-      this.w(b, to);
+      this.wa(b, to);
       return;
     }
     while (p !== NIL) {
       const pw = this.descWord(p) + D_HNEXT;
       const n = I[pw]!;
       if (n === d) {
-        this.w(pw, to);
+        this.wa(pw, to);
         return;
       }
       p = n;
@@ -768,7 +804,7 @@ export class SharedStore {
     const c = this.itemBytes(d);
     const w = this.descWord(d);
     if (ghostHit || I[H_S_CAP_E]! < 1 || c > I[H_S_CAP_B]!) {
-      this.w(w + D_KEYW, I[w + D_KEYW]! | F_MAIN);
+      this.wa(w + D_KEYW, I[w + D_KEYW]! | F_MAIN);
       this.qPush(H_M_HEAD, H_M_TAIL, d);
       this.w(H_M_COUNT, I[H_M_COUNT]! + 1);
       this.w(H_M_BYTES, I[H_M_BYTES]! + c);
@@ -812,7 +848,7 @@ export class SharedStore {
     const dc = this.itemBytes(nd) - this.itemBytes(od);
     const nw = this.descWord(nd);
     if ((I[this.descWord(od) + D_KEYW]! & F_MAIN) !== 0) {
-      this.w(nw + D_KEYW, I[nw + D_KEYW]! | F_MAIN);
+      this.wa(nw + D_KEYW, I[nw + D_KEYW]! | F_MAIN);
       this.qReplace(H_M_HEAD, H_M_TAIL, od, nd);
       this.w(H_M_BYTES, I[H_M_BYTES]! + dc);
     } else {
@@ -881,7 +917,7 @@ export class SharedStore {
         this.w(H_S_COUNT, I[H_S_COUNT]! - 1);
         this.w(H_S_BYTES, I[H_S_BYTES]! - c);
         const w = this.descWord(s);
-        this.w(w + D_KEYW, I[w + D_KEYW]! | F_MAIN);
+        this.wa(w + D_KEYW, I[w + D_KEYW]! | F_MAIN);
         if (f >= 2) Atomics.and(U8, this.metaIdx(s), M_WRITING);
         this.qPush(H_M_HEAD, H_M_TAIL, s);
         this.w(H_M_COUNT, I[H_M_COUNT]! + 1);
@@ -1023,7 +1059,7 @@ export class SharedStore {
   linkNew(d: number, h: number, ghostHit: boolean, liveBytes: number): void {
     const I = this.I;
     const w = this.descWord(d);
-    this.w(w + D_KEYW, (I[w + D_KEYW]! & ~F_ALLOC) | F_LINKED);
+    this.wa(w + D_KEYW, (I[w + D_KEYW]! & ~F_ALLOC) | F_LINKED);
     this.policyInsert(d, ghostHit);
     this.w(H_COUNT, I[H_COUNT]! + 1);
     this.w(H_LIVE_BYTES, ((I[H_LIVE_BYTES]! >>> 0) + liveBytes) | 0);
@@ -1035,10 +1071,10 @@ export class SharedStore {
     const I = this.I;
     const nw = this.descWord(nd);
     const ow = this.descWord(od);
-    this.w(nw + D_KEYW, (I[nw + D_KEYW]! & ~F_ALLOC) | F_LINKED);
+    this.wa(nw + D_KEYW, (I[nw + D_KEYW]! & ~F_ALLOC) | F_LINKED);
     this.policyReplace(od, nd);
     this.w(H_LIVE_BYTES, ((I[H_LIVE_BYTES]! >>> 0) + liveBytes - this.liveOf(od)) | 0);
-    this.w(ow + D_KEYW, I[ow + D_KEYW]! & ~(F_LINKED | F_MAIN));
+    this.wa(ow + D_KEYW, I[ow + D_KEYW]! & ~(F_LINKED | F_MAIN));
     this.chainReplace(od, nd, h); // publication
   }
 
@@ -1055,7 +1091,7 @@ export class SharedStore {
     this.policyRemove(d);
     this.w(H_COUNT, I[H_COUNT]! - 1);
     this.w(H_LIVE_BYTES, ((I[H_LIVE_BYTES]! >>> 0) - this.liveOf(d)) | 0);
-    this.w(w + D_KEYW, I[w + D_KEYW]! & ~(F_LINKED | F_MAIN));
+    this.wa(w + D_KEYW, I[w + D_KEYW]! & ~(F_LINKED | F_MAIN));
     this.chainUnlink(d, h);
   }
 
@@ -1180,7 +1216,7 @@ export class SharedStore {
             this.wv(w + D_VER, (I[w + D_VER]! + 2) | 0);
             Atomics.and(this.U8, (w << 2) + 6, ~M_WRITING);
           }
-          if (kind === R_ALLOC) this.w(w + D_KEYW, I[w + D_KEYW]! & ~F_ALLOC);
+          if (kind === R_ALLOC) this.wa(w + D_KEYW, I[w + D_KEYW]! & ~F_ALLOC);
           Atomics.sub(this.U16, (w << 1) + 2, 1);
         }
         this.w(reg + i, 0);
@@ -1222,7 +1258,7 @@ export class SharedStore {
       const kw = I[w + D_KEYW]!;
       if ((kw & F_USED) === 0 || (kw & F_LINKED) !== 0 || claimed.has(d)) continue;
       if (Atomics.load(this.U16, (w << 1) + 2) !== 0) continue;
-      if ((kw & F_ALLOC) !== 0) this.w(w + D_KEYW, kw & ~F_ALLOC);
+      if ((kw & F_ALLOC) !== 0) this.wa(w + D_KEYW, kw & ~F_ALLOC);
       this.destroy(d);
       this.commit();
     }
