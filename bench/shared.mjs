@@ -122,7 +122,7 @@ async function workerMain() {
   const t0 = performance.now();
   const hits = await run();
   const ms = performance.now() - t0;
-  parentPort.postMessage({ done: true, ms, ops, hits });
+  parentPort.postMessage({ done: true, ms, ops, hits, lookups: mode === 'handle' ? ops : ops * (1 - SET_SHARE) });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -161,7 +161,8 @@ async function throughput(n, data, onMessage) {
   const ops = rs.reduce((a, r) => a + r.ops, 0);
   const ms = Math.max(...rs.map((r) => r.ms));
   const hits = rs.reduce((a, r) => a + r.hits, 0);
-  return { opsPerSec: (ops / ms) * 1000, perWorker: rs.map((r) => (r.ops / r.ms) * 1000), hitRatio: hits / (ops * (1 - SET_SHARE)) };
+  const lookups = rs.reduce((a, r) => a + r.lookups, 0);
+  return { opsPerSec: (ops / ms) * 1000, perWorker: rs.map((r) => (r.ops / r.ms) * 1000), hitRatio: hits / lookups };
 }
 
 async function freePort() {

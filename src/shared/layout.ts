@@ -102,6 +102,8 @@ export const H_G_LIVE = 49;
 /** Dead participants recovered, and how many of them held the lock mid-step (rolled back). */
 export const H_RECOVERED = 50;
 export const H_ROLLED_BACK = 54;
+/** Words between two participants' registries. */
+export const H_REG_STRIDE = 55;
 /** Descriptor free list (through the hash-next word) and the first never-used descriptor. */
 export const H_DESC_FREE = 51;
 export const H_DESC_HIGH = 52;
@@ -187,6 +189,8 @@ export interface Sizes {
   nbuckets: number;
   parts: number;
   handles: number;
+  /** Words between two participants' registries (a whole number of cache lines). */
+  regStride: number;
   ghostCap: number;
   ghostRing: number;
   ghostTable: number;
@@ -209,6 +213,7 @@ function pow2AtLeast(n: number): number {
 }
 
 const align8 = (n: number): number => (n + 7) & ~7;
+const align64 = (n: number): number => (n + 63) & ~63;
 
 /** Where everything goes; throws a RangeError naming `maxBytes` when it cannot all fit. */
 export function computeSizes(maxBytes: number, maxEntries: number, s3fifo: boolean, parts: number, handles: number): Sizes {
@@ -227,9 +232,10 @@ export function computeSizes(maxBytes: number, maxEntries: number, s3fifo: boole
   const log0 = off;
   off += LOG_ENTRIES * 8;
   const part0 = off;
-  off = align8(off + parts * 4);
+  off = align64(off + parts * 4);
+  // Registries and stats blocks start on cache lines, so that no two threads write one line.
   const reg0 = off;
-  off = align8(off + parts * handles * 4);
+  off = align64(off + parts * align64(handles * 4));
   const stats0 = off;
   off += (parts + 1) * STATS_PER_PART * 8;
   const desc0 = off;
@@ -245,5 +251,5 @@ export function computeSizes(maxBytes: number, maxEntries: number, s3fifo: boole
   if (heapEnd - heapStart < 4096) {
     throw new RangeError(`cortado: maxBytes ${maxBytes} is too small: the index and metadata for maxEntries ${maxEntries} take ${heapStart} bytes and the heap needs at least 4096 more`);
   }
-  return { maxBytes, maxEntries, ndesc, nbuckets, parts, handles, ghostCap, ghostRing, ghostTable, log0, part0, reg0, stats0, desc0, bucket0, ghostRing0, ghostTable0, heapStart, heapEnd };
+  return { maxBytes, maxEntries, ndesc, nbuckets, parts, handles, regStride: align64(handles * 4) >>> 2, ghostCap, ghostRing, ghostTable, log0, part0, reg0, stats0, desc0, bucket0, ghostRing0, ghostTable0, heapStart, heapEnd };
 }

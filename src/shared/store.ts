@@ -54,7 +54,7 @@ import {
   H_GHOST_CAP, H_GHOST_RING0, H_GHOST_RING_SIZE, H_GHOST_TABLE0, H_GHOST_TMASK, H_HAND, H_HANDLES,
   H_HEAP_END, H_HEAP_START, H_LIVE_BYTES, H_LOCK, H_LOG0, H_LOG_LEN, H_M_BYTES, H_M_CAP_B, H_M_CAP_E,
   H_M_COUNT, H_M_HEAD, H_M_TAIL, H_MAGIC, H_MAX_ENTRIES, H_NBUCKETS, H_NDESC, H_NEXT_VERSION, H_PART0,
-  H_PARTS, H_POLICY, H_RECOVERED, H_ROLLED_BACK, H_Q_HEAD, H_Q_TAIL, H_REG0, H_S_BYTES, H_S_CAP_B, H_S_CAP_E, H_S_COUNT, H_S_HEAD,
+  H_PARTS, H_POLICY, H_REG_STRIDE, H_RECOVERED, H_ROLLED_BACK, H_Q_HEAD, H_Q_TAIL, H_REG0, H_S_BYTES, H_S_CAP_B, H_S_CAP_E, H_S_COUNT, H_S_HEAD,
   H_S_TAIL, H_SEED, H_STATS0, H_TTL, H_USED_BYTES, LOG_ENTRIES, M_FREQ, M_VISITED, M_WRITING, MAGIC,
   MIN_BLOCK, NBINS, NIL, S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_HITS, S_INSERTS, S_MISSES,
   S_REJECTIONS, S_UPDATES, STATS_PER_PART, binOf, blockSize, type Sizes,
@@ -119,6 +119,7 @@ export class SharedStore {
   readonly parts: number;
   readonly handles: number;
   readonly reg0: number;
+  readonly regStride: number;
   readonly part0: number;
   readonly log0: number;
   readonly ghostCap: number;
@@ -153,6 +154,7 @@ export class SharedStore {
     this.parts = I[H_PARTS]!;
     this.handles = I[H_HANDLES]!;
     this.reg0 = I[H_REG0]! >>> 2;
+    this.regStride = I[H_REG_STRIDE]!;
     this.part0 = I[H_PART0]! >>> 2;
     this.log0 = I[H_LOG0]! >>> 2;
     this.ghostCap = I[H_GHOST_CAP]!;
@@ -174,6 +176,7 @@ export class SharedStore {
     I[H_NBUCKETS] = z.nbuckets;
     I[H_PARTS] = z.parts;
     I[H_HANDLES] = z.handles;
+    I[H_REG_STRIDE] = z.regStride;
     I[H_HEAP_START] = z.heapStart;
     I[H_HEAP_END] = z.heapEnd;
     I[H_DESC0] = z.desc0;
@@ -234,7 +237,7 @@ export class SharedStore {
         this.me = p;
         const stats0 = I[H_STATS0]! >>> 3;
         this.statBase = stats0 + p * STATS_PER_PART;
-        this.regBase = this.reg0 + p * this.handles;
+        this.regBase = this.reg0 + p * this.regStride;
         return p;
       }
     }
@@ -1202,7 +1205,7 @@ export class SharedStore {
       return false;
     }
     try {
-      const reg = this.reg0 + p * this.handles;
+      const reg = this.reg0 + p * this.regStride;
       for (let i = 0; i < this.handles; i++) {
         const e = I[reg + i]!;
         if (e === 0) continue;
@@ -1246,7 +1249,7 @@ export class SharedStore {
     const claimed = new Set<number>();
     for (let p = 0; p < this.parts; p++) {
       if (I[this.part0 + p] === 0) continue;
-      const reg = this.reg0 + p * this.handles;
+      const reg = this.reg0 + p * this.regStride;
       for (let i = 0; i < this.handles; i++) {
         const e = I[reg + i]!;
         if (e !== 0) claimed.add((e & R_DESC) - 1);
