@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { SharedCache } from 'cortado/shared';
-import { zipf, prng } from 'cortado/sim';
+import { zipf, prng, inspectTrace, readTrace } from 'cortado/sim';
 
 const VALUE_BYTES = 100;
 const SET_SHARE = 0.1;
@@ -245,6 +245,36 @@ function memory(policy) {
   return { perItem, block, index, live: cs.liveBytes / maxBytes, used: cs.usedBytes / maxBytes, entries: cs.size, evictions: cs.evictions };
 }
 
+/** Hit ratio of each policy through SharedCache on the shared traces (the default policy's evidence). */
+async function policyHitRatios() {
+  const dir = '/work/shared/traces';
+  const files = ['cpp.trc.bin.gz', 'glimpse.trc.bin.gz', 'multi2.trc.bin.gz', 'sprite.trc.bin.gz', 'mt-20121220.trc.bin.gz'];
+  const v = new Uint8Array(8);
+  const out = [];
+  for (const f of files) {
+    if (!existsSync(`${dir}/${f}`)) continue;
+    const info = await inspectTrace(`${dir}/${f}`, null);
+    const keys = [];
+    for await (const b of readTrace(info, false)) for (let i = 0; i < b.count; i++) keys.push(String(b.keys[i]));
+    const distinct = new Set(keys).size;
+    for (const share of [0.01, 0.05, 0.2]) {
+      const n = Math.max(10, Math.floor(distinct * share));
+      const row = { trace: f.split('.')[0], entries: n };
+      for (const policy of ['sieve', 's3fifo']) {
+        const c = new SharedCache({ maxBytes: Math.max(1 << 20, n * 200), maxEntries: n, policy });
+        let hits = 0;
+        for (const k of keys) {
+          if (c.get(k) !== undefined) hits++;
+          else c.set(k, v);
+        }
+        row[policy] = (100 * hits) / keys.length;
+      }
+      out.push(row);
+    }
+  }
+  return out;
+}
+
 async function main() {
   const quick = process.argv.includes('--quick');
   const rounds = arg('--rounds', quick ? 1 : 3);
@@ -296,6 +326,15 @@ async function main() {
   if (rd) console.log(`- SharedCache (1 worker) / Redis per op: ${(s1 / rd).toFixed(1)}x (target >= 20x)`);
   else console.log('- Redis: skipped (no /usr/bin/redis-server or no redis client)');
   console.log(`- handle hit per worker: ${fmt(h1)}/s with 1 worker, ${fmt(h2)}/s each with 2 (target >= 2 M/s)`);
+  console.log('\nHit ratio through SharedCache on the shared traces (entries = share of distinct keys):\n| trace | entries | sieve | s3fifo |\n|---|---|---|---|');
+  let wins = 0;
+  let rowsN = 0;
+  for (const r of await policyHitRatios()) {
+    console.log(`| ${r.trace} | ${r.entries} | ${r.sieve.toFixed(2)}% | ${r.s3fifo.toFixed(2)}% |`);
+    rowsN++;
+    if (r.s3fifo > r.sieve) wins++;
+  }
+  console.log(`s3fifo ahead in ${wins} of ${rowsN} rows`);
   for (const policy of ['s3fifo', 'sieve']) {
     const m = memory(policy);
     console.log(`- ${policy}: overhead per item ${m.perItem.toFixed(1)} bytes (descriptor 32 + block header and padding ${m.block.toFixed(1)} + index/ghost share ${m.index.toFixed(1)}; target <= 32)`);
