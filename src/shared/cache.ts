@@ -19,6 +19,7 @@
 import { threadId, type Worker } from 'node:worker_threads';
 import { CODECS, resolveCodec, type Codec, type CodecName } from '../codec.js';
 import { describe } from '../options.js';
+import { mix32 } from '../internal/hash.js';
 import {
   BLOCK_HEADER, D_DATA, D_EXPLO, D_KEYW, D_VER, F_ALLOC, F_LINKED, H_CODEC, H_COUNT, H_FORMAT, H_LIVE_BYTES,
   H_MAGIC, H_RECOVERED, H_ROLLED_BACK, H_TTL, H_USED_BYTES, FORMAT, MAGIC, M_WRITING, NIL, blockSize, computeSizes,
@@ -272,7 +273,22 @@ export class SharedCache<V = Uint8Array> {
       b = this.scratch;
       if (len > MAX_KEY) throw new RangeError(`cortado: key must be at most ${MAX_KEY} bytes, got a string of ${len} characters`);
       n = 0;
-      for (let i = 0; i < len; i++) {
+      // ASCII: encode and hash in one pass (the hash is the store's hashBytes()).
+      let h = this._store.seed;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = key.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[n++] = c;
+        h = Math.imul(h ^ c, 0x5bd1e995);
+        h ^= h >>> 15;
+      }
+      if (i === len) {
+        this.kb = b;
+        this.kh = mix32(h ^ n);
+        return n;
+      }
+      for (; i < len; i++) {
         let c = key.charCodeAt(i);
         if (c < 0x80) b[n++] = c;
         else if (c < 0x800) {
@@ -402,7 +418,7 @@ export class SharedCache<V = Uint8Array> {
     const exp = this.expiry(ttl, nowRel);
     st.lock();
     try {
-      const d = st.build(kb, klen, vb, vb.length, 0, exp, nowRel);
+      const d = st.build(kb, klen, h, vb, vb.length, 0, exp, nowRel);
       return d === NIL ? this.reject() : this.publish(d, kb, klen, h, klen + vb.length, nowRel);
     } catch (e) {
       st.rollback();
@@ -634,7 +650,7 @@ export class SharedCache<V = Uint8Array> {
           this.reject();
           return NIL;
         }
-        const nd = st.build(kb, klen, null, byteLength, F_ALLOC, 0, nowRel);
+        const nd = st.build(kb, klen, h, null, byteLength, F_ALLOC, 0, nowRel);
         if (nd === NIL) {
           this.reject();
           return NIL;

@@ -131,7 +131,7 @@ export const S_REJECTIONS = 7;
 // ---- descriptors (8 words) -------------------------------------------------------------
 /** Seqlock / incarnation: odd while free, a new even value for each item it holds. */
 export const D_VER = 0;
-/** Word 1: pin count u16 (bytes 0-1), policy byte (byte 2: SIEVE visited / S3-FIFO counter, bit 7 = being written in place), byte 3 unused. */
+/** Word 1: pin count u16 (bytes 0-1), policy byte (byte 2: SIEVE visited / S3-FIFO counter, bit 7 = being written in place), byte 3 the key hash's top byte (a tag). */
 export const D_REF = 1;
 /** Expiry, low 32 bits (ms since the epoch; 0 with the high byte 0 = none). */
 export const D_EXPLO = 2;

@@ -260,26 +260,26 @@ export class SharedStore {
   // Keys
   // =====================================================================================
 
-  /** Seeded 32-bit hash of key bytes (a multiply-xorshift per byte, then murmur3's finaliser). */
+  /** Seeded 32-bit hash of key bytes (a multiply-xorshift per byte, the length, then murmur3's finaliser); cache.ts computes the same while it encodes a string key. */
   hashBytes(b: Uint8Array, len: number): number {
-    let h = this.seed ^ len;
+    let h = this.seed;
     for (let i = 0; i < len; i++) {
       h = Math.imul(h ^ b[i]!, 0x5bd1e995);
       h ^= h >>> 15;
     }
-    return mix32(h);
+    return mix32(h ^ len);
   }
 
   /** Hash of the key stored in a data block. */
   hashAt(data: number, klen: number): number {
     const U8 = this.U8;
-    let h = this.seed ^ klen;
+    let h = this.seed;
     const s = data + BLOCK_HEADER;
     for (let i = 0; i < klen; i++) {
       h = Math.imul(h ^ U8[s + i]!, 0x5bd1e995);
       h ^= h >>> 15;
     }
-    return mix32(h);
+    return mix32(h ^ klen);
   }
 
   descWord(d: number): number {
@@ -331,7 +331,7 @@ export class SharedStore {
         if ((v1 & 1) !== 0) continue attempts;
         const kw = I[w + D_KEYW]!;
         const next = I[w + D_HNEXT]!;
-        if ((kw & 0xffff) === klen && (kw & F_LINKED) !== 0) {
+        if ((kw & 0xffff) === klen && (kw & F_LINKED) !== 0 && U8[(w << 2) + 7] === h >>> 24) {
           const data = I[w + D_DATA]! >>> 0;
           const ks = data + BLOCK_HEADER;
           if (data >= heapStart && ks + klen <= heapEnd) {
@@ -347,7 +347,7 @@ export class SharedStore {
                 // Buffer.allocUnsafe takes small sizes from Node's 8 KiB pool: an
                 // ArrayBuffer per value would cost more than the whole lookup.
                 const out = Buffer.allocUnsafe(vlen);
-                this.B.copy(out, 0, vs, vs + vlen);
+                out.set(U8.subarray(vs, vs + vlen));
                 this.out = out;
               } else if (copy === COPY_STRING) this.outString = this.B.toString('utf8', vs, vs + vlen);
               if (Atomics.load(I, w) !== v1) continue attempts;
@@ -661,7 +661,7 @@ export class SharedStore {
    * descriptor and a block are both free, then takes both in the caller's step, so that a
    * step cut short never leaves a half-built item. NIL when nothing can be evicted.
    */
-  build(kb: Uint8Array, klen: number, vb: Uint8Array | null, vlen: number, flags: number, exp: number, nowRel: number): number {
+  build(kb: Uint8Array, klen: number, h: number, vb: Uint8Array | null, vlen: number, flags: number, exp: number, nowRel: number): number {
     const I = this.I;
     const size = blockSize(klen, vlen);
     let off = 0;
@@ -688,6 +688,9 @@ export class SharedStore {
     this.w(w + D_EXPLO, exp >>> 0);
     this.wa(w + D_KEYW, klen | flags | F_USED | (Math.floor(exp / 4294967296) << 24));
     Atomics.store(U8, (w << 2) + 6, 0);
+    // Byte 7 of word 1: the hash's top byte, a tag that lets lookups skip most other keys of
+    // a chain without touching their blocks (a fresh descriptor: nobody reads it yet).
+    U8[(w << 2) + 7] = h >>> 24;
     this.wv(w + D_VER, this.nextVersion());
     return d;
   }
