@@ -52,7 +52,8 @@ function stopAll() {
 }
 
 function spawn() {
-  const w = new Worker(url, { workerData: { cache: cache.share(), seed: 1000 + spawned++, keys: 20_000, holdMax: 8, mode: 'forever', batch: 200 } });
+  const w = new Worker(url, { workerData: { cache: cache.share(), seed: 1000 + spawned, seedBase: 1000, seedRange: spawned + WORKERS, keys: 20_000, holdMax: 8, mode: 'forever', batch: 200 } });
+  spawned++;
   cache.watch(w);
   live.add(w);
   let killed = false;

@@ -27,7 +27,7 @@ describe('SharedCache under 4 workers', () => {
     test(`${policy}: 4 x 60k random operations, values verified, validator at the end`, { timeout: 120_000 }, async () => {
       const cache = new SharedCache({ maxBytes: 3 << 20, maxEntries: 1500, policy, maxThreads: 8, maxHandles: 16 });
       const workers = [0, 1, 2, 3].map((i) => {
-        const w = new Worker(WORKER, { workerData: { cache: cache.share(), seed: 1000 + i, ops: 60_000, keys: 4000, holdMax: 8, mode: 'stress' } });
+        const w = new Worker(WORKER, { workerData: { cache: cache.share(), seed: 1000 + i, seedBase: 1000, seedRange: 4, ops: 60_000, keys: 4000, holdMax: 8, mode: 'stress' } });
         cache.watch(w);
         return w;
       });
@@ -66,7 +66,8 @@ describe('SharedCache with workers terminated at random instants', () => {
       for (const w of live) w.postMessage('stop');
     };
     const spawn = (): void => {
-      const w = new Worker(WORKER, { workerData: { cache: cache.share(), seed: 50 + spawned++, keys: 3000, holdMax: 8, mode: 'forever', batch: 200 } });
+      const w = new Worker(WORKER, { workerData: { cache: cache.share(), seed: 50 + spawned, seedBase: 50, seedRange: spawned + 4, keys: 3000, holdMax: 8, mode: 'forever', batch: 200 } });
+      spawned++;
       cache.watch(w);
       live.add(w);
       let killed = false;
