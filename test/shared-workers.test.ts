@@ -9,9 +9,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { Cache } from 'cortado';
 import { SharedCache, type SharedPolicyName } from 'cortado/shared';
+import { inspectTrace, readTrace } from 'cortado/sim';
 
 const WORKER = new URL('../../test/fixtures/shared-worker.mjs', import.meta.url);
+const TRACE_WORKER = new URL('../../test/fixtures/shared-trace-worker.mjs', import.meta.url);
 
 function run(worker: Worker): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -47,7 +50,7 @@ describe('SharedCache under 4 workers', () => {
 });
 
 describe('SharedCache with workers terminated at random instants', () => {
-  test('30 terminations while 4 workers run: no deadlock, no wrong value, pins released, validator passes', { timeout: 180_000 }, async () => {
+  test('30 terminations while 4 workers run: no deadlock, no wrong value, pins released, validator passes', { timeout: 180_000 }, async (t) => {
     const cache = new SharedCache({ maxBytes: 3 << 20, maxEntries: 1500, policy: 's3fifo', maxThreads: 16, maxHandles: 16 });
     const TERMINATIONS = 30;
     let terminated = 0;
@@ -101,7 +104,7 @@ describe('SharedCache with workers terminated at random instants', () => {
     const st = cache.stats();
     assert.equal(st.recoveredThreads, spawned, 'every exited worker recovered');
     // How many terminations landed inside a write (random; reported, not asserted).
-    console.log(`# ${TERMINATIONS} terminations, ${st.rolledBackSteps} inside a write step`);
+    t.diagnostic(`${TERMINATIONS} terminations, ${st.rolledBackSteps} inside a write step`);
     // The cache still works for everyone.
     const v = cache._validate();
     assert.equal(v.pinned, 0, 'pins of terminated workers left');
@@ -109,5 +112,43 @@ describe('SharedCache with workers terminated at random instants', () => {
     assert.equal(v.threads, 1, 'thread slots of terminated workers left');
     assert.ok(cache.set('after', new Uint8Array([1])));
     assert.deepEqual([...cache.get('after')!], [1]);
+  });
+});
+
+describe('SharedCache hit ratio with several workers', () => {
+  test('2 workers replaying the cpp trace (reordered within blocks of 64) stay within 0.5 point of Cache', { timeout: 120_000 }, async (t) => {
+    const info = await inspectTrace('/work/shared/traces/cpp.trc.bin.gz', null);
+    const keys: string[] = [];
+    for await (const b of readTrace(info, false)) for (let i = 0; i < b.count; i++) keys.push(String(b.keys[i]));
+    for (const policy of ['s3fifo', 'sieve'] as SharedPolicyName[]) {
+      for (const n of [100, 400]) {
+        const cache = new Cache<string, number>({ maxEntries: n, policy });
+        let h1 = 0;
+        for (const k of keys) {
+          if (cache.get(k) !== undefined) h1++;
+          else cache.set(k, 1);
+        }
+        const shared = new SharedCache({ maxBytes: 1 << 21, maxEntries: n, policy, maxThreads: 4 });
+        const barrier = new SharedArrayBuffer(4);
+        const results = await Promise.all(
+          [0, 1].map((index) => {
+            const w = new Worker(TRACE_WORKER, { workerData: { cache: shared.share(), keys, index, workers: 2, block: 64, barrier } });
+            shared.watch(w);
+            return new Promise<number>((resolve, reject) => {
+              let hits = -1;
+              w.on('message', (m: { hits: number }) => (hits = m.hits));
+              w.once('error', reject);
+              w.once('exit', () => resolve(hits));
+            });
+          }),
+        );
+        const h2 = results[0]! + results[1]!;
+        const r1 = (100 * h1) / keys.length;
+        const r2 = (100 * h2) / keys.length;
+        t.diagnostic(`${policy} ${n}: Cache ${r1.toFixed(3)}%, SharedCache from 2 workers ${r2.toFixed(3)}%`);
+        assert.ok(Math.abs(r1 - r2) <= 0.5, `${policy} ${n}: Cache ${r1.toFixed(2)}%, SharedCache from 2 workers ${r2.toFixed(2)}%`);
+        shared._validate();
+      }
+    }
   });
 });
