@@ -411,6 +411,7 @@ describe('SharedCache bad input: clear errors, nothing changed', () => {
   test('options', () => {
     assert.throws(() => new SharedCache({} as never), /maxBytes/);
     assert.throws(() => new SharedCache({ maxBytes: 100 }), /maxBytes/);
+    assert.throws(() => new SharedCache({ maxBytes: 2 ** 31 + 8 }), (e: Error) => e instanceof RangeError && /maxBytes/.test(e.message));
     assert.throws(() => new SharedCache({ maxBytes: 1 << 20, maxEntries: 0 }), /maxEntries/);
     assert.throws(() => new SharedCache({ maxBytes: 1 << 16, maxEntries: 1 << 20 }), /maxBytes/);
     assert.throws(() => new SharedCache({ maxBytes: 1 << 20, policy: 'lru' as never }), /policy/);

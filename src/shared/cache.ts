@@ -166,7 +166,7 @@ export class SharedCache<V = Uint8Array> {
       this.codec = resolveCodec<V>('codec', o.codec, CODEC_NAMES[id] ?? 'bytes');
     } else {
       if (options === null || typeof options !== 'object') throw new TypeError(`cortado: SharedCache options must be an object, got ${describe(options)}`);
-      const maxBytes = checkInt('maxBytes', options.maxBytes, 65536, 2 ** 32 - 8);
+      const maxBytes = checkInt('maxBytes', options.maxBytes, 65536, 2 ** 31);
       const maxEntries = options.maxEntries === undefined ? Math.max(16, Math.floor(maxBytes / 256)) : checkInt('maxEntries', options.maxEntries, 1, (1 << 26));
       const policyName = options.policy ?? DEFAULT_SHARED_POLICY;
       if (policyName !== 'sieve' && policyName !== 's3fifo') throw new TypeError(`cortado: policy must be 'sieve' or 's3fifo', got ${describe(policyName)}`);
