@@ -116,12 +116,12 @@ describe('SharedCache with workers terminated at random instants', () => {
 });
 
 describe('SharedCache hit ratio with several workers', () => {
-  test('2 workers replaying the cpp trace (reordered within blocks of 64) stay within 0.5 point of Cache', { timeout: 120_000 }, async (t) => {
+  test('2 workers replaying the cpp trace (reordered within blocks of 16) stay within 0.5 point of Cache', { timeout: 120_000 }, async (t) => {
     const info = await inspectTrace('/work/shared/traces/cpp.trc.bin.gz', null);
     const keys: string[] = [];
     for await (const b of readTrace(info, false)) for (let i = 0; i < b.count; i++) keys.push(String(b.keys[i]));
     for (const policy of ['s3fifo', 'sieve'] as SharedPolicyName[]) {
-      for (const n of [100, 400]) {
+      for (const n of [200, 400]) {
         const cache = new Cache<string, number>({ maxEntries: n, policy });
         let h1 = 0;
         for (const k of keys) {
@@ -132,7 +132,7 @@ describe('SharedCache hit ratio with several workers', () => {
         const barrier = new SharedArrayBuffer(4);
         const results = await Promise.all(
           [0, 1].map((index) => {
-            const w = new Worker(TRACE_WORKER, { workerData: { cache: shared.share(), keys, index, workers: 2, block: 64, barrier } });
+            const w = new Worker(TRACE_WORKER, { workerData: { cache: shared.share(), keys, index, workers: 2, block: 16, barrier } });
             shared.watch(w);
             return new Promise<number>((resolve, reject) => {
               let hits = -1;

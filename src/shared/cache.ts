@@ -542,11 +542,14 @@ export class SharedCache<V = Uint8Array> {
     const I = st.I;
     const r = st.regBase + slot;
     const w = st.descWord(d);
-    Atomics.store(I, r, entry | R_RELEASING);
+    // Registry says "releasing" before the count drops, so a recoverer never drops it twice.
+    // Plain stores: the atomic subtraction between them orders them, and the registry is read
+    // only by a recoverer after this thread is gone (or under the lock, for claims).
+    I[r] = entry | R_RELEASING;
     const old = Atomics.sub(st.U16, (w << 1) + 2, 1);
-    Atomics.store(I, r, 0);
+    I[r] = 0;
     this.freeSlots[this.nFree++] = slot;
-    if (old === 1 && (Atomics.load(I, w + D_KEYW) & F_LINKED) === 0) {
+    if (old === 1 && (I[w + D_KEYW]! & F_LINKED) === 0) {
       st.locked(() => {
         st.freeIfUnpinned(d);
         st.commit();
@@ -594,12 +597,12 @@ export class SharedCache<V = Uint8Array> {
       const r = st.regBase + slot;
       const w = st.descWord(d);
       const entry = (d + 1) | kind;
-      // Registry first (intent), then the pin, then the registry says held: a worker that
-      // dies between two of these leaves at worst one pin too many, never one too few.
-      Atomics.store(I, r, entry | R_INTENT);
+      // The pin, then the registry says held (a plain store the atomic add orders): a worker
+      // that dies between the two leaves at worst one pin too many, never one too few. Then
+      // validate: the item may have been replaced or freed since find() saw it.
       Atomics.add(st.U16, (w << 1) + 2, 1);
-      Atomics.store(I, r, entry);
-      if (Atomics.load(I, w + D_VER) === ver && (Atomics.load(I, w + D_KEYW) & F_LINKED) !== 0 && (kind !== R_WRITE || (st.U8[(w << 2) + 6]! & M_WRITING) === 0)) {
+      I[r] = entry;
+      if (Atomics.load(I, w + D_VER) === ver && (I[w + D_KEYW]! & F_LINKED) !== 0 && (kind !== R_WRITE || (st.U8[(w << 2) + 6]! & M_WRITING) === 0)) {
         st.markHit(d);
         st.count(S_HITS);
         this.pinSlot = slot;
