@@ -67,8 +67,13 @@ export const COPY_STRING = 2;
 
 /** Lock-free lookups retry this often when an item changes under them, then report a miss. */
 const READ_RETRIES = 64;
-/** Spins on the lock before sleeping (a critical section lasts about a microsecond). */
-const SPINS = 64;
+/**
+ * Spins on the lock before sleeping. A critical section lasts a few microseconds, and waking
+ * a thread parked in Atomics.wait costs far more on a loaded machine: with 64 spins, two
+ * workers parked hundreds of times per 40,000 sets and ran slower than one; with 4,096 about
+ * ten times (the spin-tmp measurement in docs/shared.md).
+ */
+const SPINS = 4096;
 /** Sleep between lock checks (ms): a bound on how late a waiter notices a free lock if a notify is lost. */
 const WAIT_MS = 2;
 /** Physical neighbours evicted at most to widen one hole. */
