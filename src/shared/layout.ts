@@ -32,7 +32,7 @@
 /** Magic number in word 0: "CRTD". */
 export const MAGIC = 0x43525444;
 /** Layout version in word 1; attach() refuses another. */
-export const FORMAT = 1;
+export const FORMAT = 2;
 
 // ---- header words --------------------------------------------------------------------
 export const H_MAGIC = 0;
@@ -41,16 +41,10 @@ export const H_FORMAT = 1;
 export const H_LOCK = 2;
 /** Set by a thread about to wait for the lock, so the holder knows to notify. */
 export const H_CONTENDED = 3;
-/** Entries in the undo log of the current step. */
-export const H_LOG_LEN = 4;
+
 /** 0 = sieve, 1 = s3fifo. */
 export const H_POLICY = 5;
-/** Linked entries. */
-export const H_COUNT = 6;
-/** Key + value bytes of linked entries (uint32). */
-export const H_LIVE_BYTES = 7;
-/** Bytes of heap blocks in use, headers and padding included (uint32). */
-export const H_USED_BYTES = 8;
+
 export const H_SEED = 9;
 export const H_MAX_ENTRIES = 10;
 export const H_NDESC = 11;
@@ -113,7 +107,20 @@ export const H_NEXT_VERSION = 53;
 export const H_BITMAP = 56;
 export const NBINS = 248;
 export const H_BINS = 64;
-export const HEADER_WORDS = H_BINS + NBINS; // 312 words
+/**
+ * Words the lock holder writes on every step, after the bins: off the lock's cache line
+ * (words 0-15), which spinning waiters read (sharing it made every logged write of the
+ * holder invalidate the waiters' line and slowed the holder down).
+ */
+/** Entries in the undo log of the current step. */
+export const H_LOG_LEN = H_BINS + NBINS; // 312
+/** Linked entries. */
+export const H_COUNT = H_LOG_LEN + 1;
+/** Key + value bytes of linked entries (uint32). */
+export const H_LIVE_BYTES = H_LOG_LEN + 2;
+/** Bytes of heap blocks in use, headers and padding included (uint32). */
+export const H_USED_BYTES = H_LOG_LEN + 3;
+export const HEADER_WORDS = H_LOG_LEN + 16; // 328 words
 
 /** Undo log capacity (entries of two words). A step changes at most a few dozen words. */
 export const LOG_ENTRIES = 1024;

@@ -396,7 +396,7 @@ export class SharedStore {
     const mine = this.me + 1;
     if (Atomics.compareExchange(I, H_LOCK, 0, mine) === 0) return;
     for (let i = 0; i < SPINS; i++) {
-      if (I[H_LOCK] === 0 && Atomics.compareExchange(I, H_LOCK, 0, mine) === 0) return;
+      if (Atomics.load(I, H_LOCK) === 0 && Atomics.compareExchange(I, H_LOCK, 0, mine) === 0) return;
     }
     const start = performance.now();
     for (;;) {
