@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { SharedCache } from 'cortado/shared';
 import { zipf, prng, inspectTrace, readTrace } from 'cortado/sim';
 
@@ -247,7 +248,8 @@ function memory(policy) {
 
 /** Hit ratio of each policy through SharedCache on the shared traces (the default policy's evidence). */
 async function policyHitRatios() {
-  const dir = '/work/shared/traces';
+  const dir = [fileURLToPath(new URL('../../shared/traces', import.meta.url)), '/work/shared/traces'].find((d) => existsSync(d));
+  if (dir === undefined) return [];
   const files = ['cpp.trc.bin.gz', 'glimpse.trc.bin.gz', 'multi2.trc.bin.gz', 'sprite.trc.bin.gz', 'mt-20121220.trc.bin.gz'];
   const v = new Uint8Array(8);
   const out = [];

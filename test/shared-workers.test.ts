@@ -8,10 +8,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Cache } from 'cortado';
 import { SharedCache, type SharedPolicyName } from 'cortado/shared';
 import { inspectTrace, readTrace } from 'cortado/sim';
+
+/** The shared traces next to the repository (as the simulator's parity test finds them); the trace tests skip without them. */
+const TRACE = [fileURLToPath(new URL('../../../shared/traces/cpp.trc.bin.gz', import.meta.url)), '/work/shared/traces/cpp.trc.bin.gz'].find((p) => existsSync(p));
+const noTrace = TRACE === undefined ? 'no shared traces (../shared/traces); trace parity not checked' : false;
 
 const WORKER = new URL('../../test/fixtures/shared-worker.mjs', import.meta.url);
 const TRACE_WORKER = new URL('../../test/fixtures/shared-trace-worker.mjs', import.meta.url);
@@ -116,8 +122,8 @@ describe('SharedCache with workers terminated at random instants', () => {
 });
 
 describe('SharedCache hit ratio with several workers', () => {
-  test('2 workers replaying the cpp trace (reordered within blocks of 16) stay within 0.5 point of Cache', { timeout: 120_000 }, async (t) => {
-    const info = await inspectTrace('/work/shared/traces/cpp.trc.bin.gz', null);
+  test('2 workers replaying the cpp trace (reordered within blocks of 16) stay within 0.5 point of Cache', { timeout: 120_000, skip: noTrace }, async (t) => {
+    const info = await inspectTrace(TRACE!, null);
     const keys: string[] = [];
     for await (const b of readTrace(info, false)) for (let i = 0; i < b.count; i++) keys.push(String(b.keys[i]));
     for (const policy of ['s3fifo', 'sieve'] as SharedPolicyName[]) {
