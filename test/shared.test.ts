@@ -451,3 +451,29 @@ describe('SharedCache bad input: clear errors, nothing changed', () => {
     assert.equal(v.orphans + v.pinned, 0);
   });
 });
+
+test('handles work with `using`: released at the end of the block', async () => {
+  const { SharedCache } = await import('cortado/shared');
+  const c = new SharedCache<Uint8Array>({ maxBytes: 1 << 20, codec: 'bytes' });
+  c.set('k', new Uint8Array([1, 2, 3]));
+  let seen: Uint8Array | undefined;
+  let kept: { released: boolean } | undefined;
+  {
+    using h = c.acquire('k');
+    assert.ok(h !== undefined);
+    seen = Uint8Array.from(h.bytes);
+    kept = h;
+    assert.equal(h.released, false);
+  }
+  assert.deepEqual([...seen!], [1, 2, 3]);
+  assert.equal(kept!.released, true);
+  {
+    using w = c.allocate('n', 2);
+    assert.ok(w !== undefined);
+    w.bytes.set([9, 9]);
+    // not inserted: disposal discards it
+  }
+  assert.equal(c.has('n'), false);
+  const v = c._validate();
+  assert.equal(v.pinned, 0);
+});

@@ -715,7 +715,6 @@ export class SharedCache<V = Uint8Array> {
   }
 }
 
-const DISPOSE: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
 /** A pinned entry's stored value bytes (CacheLib's ReadHandle). */
 export class ReadHandle {
@@ -745,6 +744,11 @@ export class ReadHandle {
     if (this.view === null) return;
     this.view = null;
     this.cache._unpin(this.slot, this.d, this.entry);
+  }
+
+  /** `using h = ...` releases the handle at the end of the block. */
+  [Symbol.dispose](): void {
+    this.release();
   }
 }
 
@@ -804,16 +808,12 @@ export class WriteHandle {
     }
     this.cache._unpin(this.slot, this.d, this.entry);
   }
+
+  /** `using h = ...` releases the handle at the end of the block. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
 }
 
-for (const C of [ReadHandle, WriteHandle]) {
-  Object.defineProperty(C.prototype, DISPOSE, {
-    value(this: { release(): void }) {
-      this.release();
-    },
-    writable: true,
-    configurable: true,
-  });
-}
 
 
