@@ -8,11 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashKey } from 'cortado/internal';
 
-// Not exported by cortado/internal yet (src/internal/index.ts is not this branch's file):
-// loaded from the built package by path until it is.
-const built = (p: string): string => new URL(`../../dist/${p}`, import.meta.url).href;
-const { Frequency, MAX_HITS } = (await import(built('internal/frequency.js'))) as typeof import('../dist/internal/frequency.js');
-const { GrowableArrays } = (await import(built('internal/typed-arrays.js'))) as typeof import('../dist/internal/typed-arrays.js');
+import { Frequency, MAX_HITS } from 'cortado/internal';
+import { GrowableArrays } from 'cortado/internal';
 
 const h = (k: number) => hashKey(k, 777);
 /** A host whose slot s holds key s. */

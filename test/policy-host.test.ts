@@ -9,11 +9,8 @@ import assert from 'node:assert/strict';
 import { Cache, type Policy, type PolicyHost } from 'cortado';
 import { hashKey, prng, POLICY_FACTORIES, POLICY_NAMES, validate } from 'cortado/internal';
 
-// Not exported by cortado/internal yet (src/internal/index.ts is not this branch's file):
-// loaded from the built package by path until it is.
-const built = (p: string): string => new URL(`../../dist/${p}`, import.meta.url).href;
-const { GrowableArrays, FixedArrays } = (await import(built('internal/typed-arrays.js'))) as typeof import('../dist/internal/typed-arrays.js');
-const { REGISTRY } = (await import(built('policies/index.js'))) as typeof import('../dist/policies/index.js');
+import { GrowableArrays, FixedArrays } from 'cortado/internal';
+import { REGISTRY } from 'cortado/internal';
 
 type Typed = Uint8Array | Int8Array | Uint16Array | Int32Array | Float64Array;
 type Allocator = InstanceType<typeof GrowableArrays>;

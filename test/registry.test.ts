@@ -8,10 +8,7 @@ import assert from 'node:assert/strict';
 import { Cache } from 'cortado';
 import { POLICY_FACTORIES, POLICY_NAMES } from 'cortado/internal';
 
-// Not exported by cortado/internal yet (src/internal/index.ts is not this branch's file):
-// loaded from the built package by path until it is.
-const built = (p: string): string => new URL(`../../dist/${p}`, import.meta.url).href;
-const { REGISTRY, policyDescriptor } = (await import(built('policies/index.js'))) as typeof import('../dist/policies/index.js');
+import { REGISTRY, policyDescriptor } from 'cortado/internal';
 
 const HIT_COSTS = ['none', 'bit', 'fields', 'reorder'];
 
