@@ -4,15 +4,15 @@
  */
 import { describe, test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cache, type RemovalCause } from 'cortado';
+import { Cache, type RemovalCause, type PolicyName } from 'cortado';
 import { CONFIGS, POLICY_NAMES, FakeClock, check, prng, recorded, type Config, type Removal } from './helpers.js';
 
 type V = { w: number };
 const v = (w = 1): V => ({ w });
 
-function make(policy: string, config: Config) {
+function make(policy: PolicyName, config: Config) {
   const clock = new FakeClock();
-  const { options, log } = recorded<number, V>({ ...config.options, policy: policy as 'lru', clock: clock.fn, seed: 7 });
+  const { options, log } = recorded<number, V>({ ...config.options, policy, clock: clock.fn, seed: 7 });
   const cache = new Cache<number, V>(options);
   return { cache, clock, log };
 }
@@ -197,7 +197,7 @@ for (const policy of POLICY_NAMES) {
         const seen: string[] = [];
         const cache: Cache<number, V> = new Cache<number, V>({
           ...config.options,
-          policy: policy as 'lru',
+          policy,
           clock: clock.fn,
           onRemove: (key, _value, cause) => {
             seen.push(`${key}:${cause}`);
@@ -217,7 +217,7 @@ for (const policy of POLICY_NAMES) {
         const seen: number[] = [];
         const cache = new Cache<number, V>({
           ...config.options,
-          policy: policy as 'lru',
+          policy,
           clock: clock.fn,
           onRemove: (key) => {
             seen.push(key);
@@ -237,7 +237,7 @@ for (const policy of POLICY_NAMES) {
         const clock = new FakeClock();
         const { options, log } = recorded<number, V>({
           ...config.options,
-          policy: policy as 'lru',
+          policy,
           clock: clock.fn,
           shouldUpdate: (oldV, newV) => newV.w >= oldV.w,
         });
@@ -378,7 +378,7 @@ describe('expireAfterAccess', () => {
 describe('keys of any type', () => {
   for (const policy of POLICY_NAMES) {
     test(`${policy}: strings, numbers, objects, symbols, NaN and undefined are distinct keys`, () => {
-      const cache = new Cache<unknown, number>({ maxEntries: 100, policy: policy as 'lru' });
+      const cache = new Cache<unknown, number>({ maxEntries: 100, policy });
       const obj = {};
       const sym = Symbol('s');
       const keys: unknown[] = ['1', 1, 1.5, -0.25, obj, {}, sym, NaN, undefined, null, true, 10n, () => 1];

@@ -37,7 +37,7 @@ for (const policy of POLICY_NAMES) {
   for (const general of [false, true]) {
     test(`hit, miss, set and removal messages (${policy}, ${general ? 'general' : 'plain'} path)`, () => {
       const clock = new FakeClock();
-      const c = new Cache<string, number>({ maxEntries: 2, policy: policy as 'lru', seed: 1, ...(general ? { ttl: 1_000, clock: clock.fn } : {}) });
+      const c = new Cache<string, number>({ maxEntries: 2, policy, seed: 1, ...(general ? { ttl: 1_000, clock: clock.fn } : {}) });
       const w = watch(c);
       try {
         c.set('a', 1);

@@ -11,7 +11,7 @@ describe('dump() and load()', () => {
   for (const policy of POLICY_NAMES) {
     test(`round trip keeps values, remaining ttl and weights (${policy})`, () => {
       const clock = new FakeClock();
-      const a = new Cache<string, { n: number }>({ maxWeight: 100, weigher: (v) => v.n, policy: policy as 'lru', clock: clock.fn });
+      const a = new Cache<string, { n: number }>({ maxWeight: 100, weigher: (v) => v.n, policy, clock: clock.fn });
       a.set('x', { n: 1 });
       a.set('y', { n: 2 }, { ttl: 500 });
       a.set('z', { n: 3 }, { ttl: 100 });
@@ -25,7 +25,7 @@ describe('dump() and load()', () => {
       const copy = deserialize(serialize(dump)) as typeof dump;
       const clock2 = new FakeClock();
       clock2.now = 9_000;
-      const b = new Cache<string, { n: number }>({ maxWeight: 100, weigher: () => 50, policy: policy as 'lru', clock: clock2.fn });
+      const b = new Cache<string, { n: number }>({ maxWeight: 100, weigher: () => 50, policy, clock: clock2.fn });
       assert.equal(b.load(copy), 3);
       assert.equal(b.get('x')!.n, 1);
       assert.equal(b.ttlOf('x'), Infinity);

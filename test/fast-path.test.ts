@@ -59,9 +59,9 @@ for (const policy of POLICY_NAMES) {
     test('a plain cache decides exactly as the general path', () => {
       fc.assert(
         fc.property(fc.array(opArb, { minLength: 1, maxLength: 300, size: 'max' }), (ops) => {
-          const plain = new Cache<number, string>({ maxEntries: 20, policy: policy as 'lru', seed: 11 });
+          const plain = new Cache<number, string>({ maxEntries: 20, policy, seed: 11 });
           let removed = 0;
-          const general = new Cache<number, string>({ maxEntries: 20, policy: policy as 'lru', seed: 11, onRemove: () => void removed++ });
+          const general = new Cache<number, string>({ maxEntries: 20, policy, seed: 11, onRemove: () => void removed++ });
           for (const [i, op] of ops.entries()) {
             const a = apply(plain, op);
             const b = apply(general, op);

@@ -1,12 +1,12 @@
 /** Shared test scaffolding: a hand-driven clock, event recording, the configuration matrix. */
-import { Cache, type CacheBound, type CacheOptions, type CacheSettings, type RemovalCause } from 'cortado';
+import { Cache, type CacheBound, type CacheOptions, type CacheSettings, type PolicyName, type RemovalCause } from 'cortado';
 import { validate, POLICY_NAMES as ALL_POLICIES } from 'cortado/internal';
 
 /** Deterministic PRNG (mulberry32, the simulator's) for workloads. */
 export { prng } from 'cortado/internal';
 
 /** Every registered policy, or those named in CORTADO_TEST_POLICIES (comma-separated) when debugging. */
-export const POLICY_NAMES: readonly string[] = process.env.CORTADO_TEST_POLICIES
+export const POLICY_NAMES: readonly PolicyName[] = process.env.CORTADO_TEST_POLICIES
   ? ALL_POLICIES.filter((p) => process.env.CORTADO_TEST_POLICIES!.split(',').includes(p))
   : ALL_POLICIES;
 

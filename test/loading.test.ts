@@ -8,7 +8,7 @@ import { afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AbortError, Cache, type CacheOptions, type CacheSettings, LoaderMissingError, type LoadContext, MissingKeyError, type RemovalCause, TimeoutError } from 'cortado';
+import { AbortError, Cache, type CacheOptions, type CacheSettings, LoaderMissingError, type LoadContext, MissingKeyError, type RemovalCause, TimeoutError, type PolicyName } from 'cortado';
 import { validate } from 'cortado/internal';
 import { POLICY_NAMES } from './helpers.js';
 import { deferred, turn, type Deferred } from './helpers.js';
@@ -67,7 +67,7 @@ function setup<V = string>(options: Partial<CacheSettings<string, V>> = {}) {
   const removals: [string, V, RemovalCause][] = [];
   const cache = new Cache<string, V>({
     maxEntries: 100,
-    policy: currentPolicy as 'lru',
+    policy: currentPolicy,
     clock: () => clock.now,
     loader: src.loader,
     onRemove: (k, v, c) => removals.push([k, v, c]),
@@ -78,7 +78,7 @@ function setup<V = string>(options: Partial<CacheSettings<string, V>> = {}) {
 }
 
 /** The policy the suite is running under, and the caches setup() made for the current test. */
-let currentPolicy = 'wtinylfu';
+let currentPolicy: PolicyName = 'wtinylfu';
 const created: Cache<unknown, unknown>[] = [];
 
 // The whole suite runs once per policy, with the invariant walk over every cache a test made.

@@ -60,7 +60,7 @@ for (const policy of POLICY_NAMES) {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 60 }), value), { minLength: 1, maxLength: 200 }), (ops) => {
         const maxBytes = 20_000;
-        const c = new Cache<string, unknown>({ maxBytes, policy: policy as 'lru', seed: 1 });
+        const c = new Cache<string, unknown>({ maxBytes, policy, seed: 1 });
         for (const [k, v] of ops) {
           c.set(`k${k}`, v);
           assert.ok(c.weight <= maxBytes, `weight ${c.weight} > ${maxBytes}`);
@@ -93,7 +93,7 @@ for (const policy of POLICY_NAMES) {
       ['DataView window', () => new DataView(new ArrayBuffer(300 << 10), 0, 16)],
     ];
     for (const [name, make] of makers) {
-      const c = new Cache<unknown, unknown>({ maxBytes, policy: policy as 'lru', seed: 1 });
+      const c = new Cache<unknown, unknown>({ maxBytes, policy, seed: 1 });
       for (let i = 0; i < 40; i++) c.set(i, make(i));
       assert.ok(c.size > 0, `${name}: something is cached`);
       const held = retainedBackings(c);
@@ -101,7 +101,7 @@ for (const policy of POLICY_NAMES) {
       validate(c);
     }
     // A window larger than the bound is refused, as any value larger than the bound is.
-    const c = new Cache<string, Uint8Array>({ maxBytes, policy: policy as 'lru' });
+    const c = new Cache<string, Uint8Array>({ maxBytes, policy });
     assert.equal(c.set('huge', Buffer.alloc(8 << 20).subarray(0, 16)), false);
     assert.equal(c.size, 0);
   });

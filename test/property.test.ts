@@ -17,7 +17,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Cache, type CacheOptions, type CacheSettings, type RemovalCause } from 'cortado';
+import { Cache, type CacheOptions, type CacheSettings, type RemovalCause, type PolicyName } from 'cortado';
 import { POLICY_NAMES, check } from './helpers.js';
 
 interface Entry {
@@ -80,9 +80,9 @@ function opArb(cfg: PConfig): fc.Arbitrary<Op> {
 
 type Ev = { k: number; v: object; cause: RemovalCause };
 
-function makeCache(policy: string, cfg: PConfig, clock: () => number, events: Ev[]): Cache<number, object> {
+function makeCache(policy: PolicyName, cfg: PConfig, clock: () => number, events: Ev[]): Cache<number, object> {
   const options: CacheSettings<number, object> = {
-    policy: policy as 'lru',
+    policy,
     clock,
     seed: 42,
     onRemove: (k, v, cause) => events.push({ k, v, cause }),
@@ -94,7 +94,7 @@ function makeCache(policy: string, cfg: PConfig, clock: () => number, events: Ev
   return new Cache<number, object>(options as CacheOptions<number, object>);
 }
 
-function run(policy: string, cfg: PConfig, ops: Op[]): void {
+function run(policy: PolicyName, cfg: PConfig, ops: Op[]): void {
   let now = 0;
   const clock = () => now;
   const events: Ev[] = [];
@@ -300,7 +300,7 @@ function run(policy: string, cfg: PConfig, ops: Op[]): void {
 }
 
 /** Run `ops` on two caches with the same seed, probing only the first with peek/has/ttlOf. */
-function histories(policy: string, cfg: PConfig, ops: [Op, number][]): [string[], string[]] {
+function histories(policy: PolicyName, cfg: PConfig, ops: [Op, number][]): [string[], string[]] {
   let now = 0;
   const clock = () => now;
   const a: Ev[] = [];

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Cache, ReentrancyError, type CacheOptions } from 'cortado';
+import { Cache, ReentrancyError, type CacheOptions, type PolicyName } from 'cortado';
 import { POLICY_NAMES, FakeClock, check } from './helpers.js';
 
 type Op = 'get' | 'set' | 'delete' | 'clear' | 'resize' | 'fetch';
@@ -61,7 +61,7 @@ function reenter(c: Cache<string, number>, op: Op, key: string, cell: Cell): voi
 }
 
 /** Build a cache where `cb` re-enters with `op` on `target` ('own' key or another), and trigger it. */
-async function runCell(policy: string, cb: Callback, op: Op, target: 'own' | 'other'): Promise<{ cache: Cache<string, number>; cell: Cell; threw: unknown }> {
+async function runCell(policy: PolicyName, cb: Callback, op: Op, target: 'own' | 'other'): Promise<{ cache: Cache<string, number>; cell: Cell; threw: unknown }> {
   const cell: Cell = { outcomes: [], pending: [] };
   const clock = new FakeClock();
   let armed = false;
@@ -74,7 +74,7 @@ async function runCell(policy: string, cb: Callback, op: Op, target: 'own' | 'ot
     armed = false;
     reenter(c, op, keyFor(own), cell);
   };
-  const options: CacheOptions<string, number> = { maxEntries: 3, policy: policy as CacheOptions<string, number>['policy'], seed: 7, clock: clock.fn };
+  const options: CacheOptions<string, number> = { maxEntries: 3, policy, seed: 7, clock: clock.fn };
   switch (cb) {
     case 'weigher':
       options.maxWeight = 10;
@@ -195,7 +195,7 @@ describe('re-entrant callbacks leave nothing half-changed', () => {
       let c!: Cache<string, number>;
       c = new Cache<string, number>({
         maxEntries: 3,
-        policy: policy as CacheOptions<string, number>['policy'],
+        policy,
         shouldUpdate: () => {
           c.clear();
           return true;
@@ -218,7 +218,7 @@ describe('re-entrant callbacks leave nothing half-changed', () => {
       let c!: Cache<string, number>;
       c = new Cache<string, number>({
         maxEntries: 3,
-        policy: policy as CacheOptions<string, number>['policy'],
+        policy,
         shouldUpdate: (_o, _n, k) => {
           c.delete(k);
           return true;
@@ -237,7 +237,7 @@ describe('re-entrant callbacks leave nothing half-changed', () => {
       let calls = 0;
       c = new Cache<string, number>({
         maxWeight: 10,
-        policy: policy as CacheOptions<string, number>['policy'],
+        policy,
         weigher: (_v, k) => {
           calls++;
           if (k === 'x') c.set('side', 1);

@@ -217,7 +217,7 @@ describe('#12 a weigher that throws over an expired entry', () => {
       const log: [string, RemovalCause][] = [];
       const c = new Cache<string, string>({
         maxWeight: 100,
-        policy: policy as 'lru',
+        policy,
         ttl: 100,
         clock: clock.fn,
         weigher: (v) => {
@@ -299,9 +299,9 @@ describe('#18 the key -0', () => {
 });
 
 describe('#16 a shrinking resize keeps the frequency sketch whole', () => {
-  for (const policy of ['wtinylfu', 'tinylfu']) {
+  for (const policy of ['wtinylfu', 'tinylfu'] as const) {
     test(`${policy}: the invariant walk passes and the next requests do not halve the sketch again and again`, () => {
-      const c = new Cache<number, number>({ maxEntries: 1000, policy: policy as 'lru', seed: 1 });
+      const c = new Cache<number, number>({ maxEntries: 1000, policy, seed: 1 });
       for (let i = 0; i < 5000; i++) {
         c.set(i % 1500, i);
         c.get(i % 700);
