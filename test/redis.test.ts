@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { RedisBus, RedisLock, RedisTier, RedisTimeoutError, RedisUnavailableError, type RedisTierOptions } from 'cortado/redis';
 import { Cache } from 'cortado';
-import { TieredCache, type Invalidation } from 'cortado/tiered';
+import { TieredCache, type Invalidation, type InvalidationBus } from 'cortado/tiered';
 import { RedisServer, freePort } from './redis-server.js';
 
 let server: RedisServer;
@@ -528,7 +528,23 @@ describe('faults', () => {
     // Generous per-call timeouts: the outage is seen through the dropped connection, not the
     // timeout, and a loaded machine must not turn the last write-through into a timeout.
     const t = await tier({ timeout: 1_000, breaker: { failures: 2, coolDown: 50 }, ...ev.options });
-    const bus = new RedisBus({ url: server.url, channel: `ch:${fresh()}`, timeout: 1_000 });
+    const redisBus = new RedisBus({ url: server.url, channel: `ch:${fresh()}`, timeout: 1_000 });
+    // The bus reports a gap after each confirmed subscription; a gap makes TieredCache drop
+    // what was in flight (it may have missed messages), so the test waits for the one after
+    // the restart before it checks that a load goes down to Redis again.
+    let gaps = 0;
+    let gapWaiter: { n: number; resolve: () => void } | undefined;
+    const bus: InvalidationBus = {
+      subscribe: (onMessage, onGap) =>
+        redisBus.subscribe(onMessage, () => {
+          onGap();
+          gaps++;
+          if (gapWaiter !== undefined && gaps >= gapWaiter.n) gapWaiter.resolve();
+        }),
+      publish: (m) => redisBus.publish(m),
+      close: () => redisBus.close(),
+    };
+    const gapNumber = (n: number): Promise<void> => (gaps >= n ? Promise.resolve() : new Promise((resolve) => (gapWaiter = { n, resolve })));
     let loads = 0;
     const cache = new TieredCache<string, string>({
       memory: new Cache({ maxEntries: 100 }),
@@ -551,8 +567,10 @@ describe('faults', () => {
       await ev.next('open');
       assert.equal(await cache.fetch('d'), 'loaded:d', 'with the breaker open too');
       assert.ok(t.stats().skipped > 0, 'skipped calls are counted');
+      const gapsBefore = gaps;
       await server.restart();
       await ev.next('closed');
+      await gapNumber(gapsBefore + 1);
       assert.equal(await cache.fetch('e'), 'loaded:e');
       const below = await t.get('e');
       assert.equal(below && Buffer.from(below.bytes).length > 0, true, 'the loaded value went down to Redis again');
