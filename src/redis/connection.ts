@@ -121,22 +121,7 @@ export async function createOwnedClient(url: string, connectTimeout: number, onE
   return client;
 }
 
-/** Resolves when `promise` does, or rejects after `ms` with `onTimeout()`; the timer never outlives it. */
-export function deadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
+export { deadline } from '../internal/deadline.js';
 
 /** What kind of failure `e` is, as a cortado error. */
 export function classify(e: unknown, ErrorReply: (new (...args: any[]) => Error) | undefined, what: string): Error {

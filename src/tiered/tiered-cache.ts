@@ -39,6 +39,7 @@
 import { Cache } from '../cache.js';
 import { type Codec, type CodecName, resolveCodec } from '../codec.js';
 import { AbortError, LoaderMissingError, TimeoutError } from '../errors.js';
+import { deadline } from '../internal/deadline.js';
 import { type CacheStats, type RemovalCause, checkDuration, checkFunction, checkTimerDuration, describe } from '../options.js';
 import { tierKeyId } from './args.js';
 import type { Invalidation, InvalidationBus } from './bus.js';
@@ -1108,23 +1109,11 @@ export class TieredCache<K, V> {
     let p: Promise<T>;
     if (ms === 0) p = promise;
     else {
-      p = new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          layer.timeouts++;
-          reject(new TierTimeoutError(`cortado: ${op}() on tier ${JSON.stringify(layer.name)} took longer than ${ms} ms (timeout)`, ms));
-        }, ms);
-        // Not unref'd: a tier call in flight (a spill, a write) is work the process should
-        // finish or give up on before it exits, and the wait is bounded by `ms`.
-        promise.then(
-          (v) => {
-            clearTimeout(timer);
-            resolve(v);
-          },
-          (e: unknown) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        );
+      // Not unref'd: a tier call in flight (a spill, a write) is work the process should
+      // finish or give up on before it exits, and the wait is bounded by `ms`.
+      p = deadline(promise, ms, () => {
+        layer.timeouts++;
+        return new TierTimeoutError(`cortado: ${op}() on tier ${JSON.stringify(layer.name)} took longer than ${ms} ms (timeout)`, ms);
       });
     }
     return p.catch((e: unknown) => {
