@@ -63,6 +63,13 @@ export const DEFAULT_TIMEOUT = 100;
 export const DEFAULT_CONNECT_TIMEOUT = 2_000;
 
 /** A `redis://` or `rediss://` URL with a host, as a string; a TypeError naming `name` otherwise. */
+/** Refuse an option `what` does not know (a misspelt option would otherwise be silently ignored). */
+export function checkKnownOptions(what: string, options: object, known: ReadonlySet<string>): void {
+  for (const k of Object.keys(options)) {
+    if (!known.has(k)) throw new TypeError(`cortado: unknown ${what} option ${JSON.stringify(k)}`);
+  }
+}
+
 export function checkUrl(name: string, url: unknown): string {
   if (typeof url !== 'string') throw new TypeError(`cortado: ${name} must be a redis:// or rediss:// URL string, got ${describe(url)}`);
   let parsed: URL;

@@ -32,6 +32,7 @@ import { randomBytes } from 'node:crypto';
 import type { Invalidation, InvalidationBus } from '../tiered/bus.js';
 import { describe } from '../options.js';
 import {
+  checkKnownOptions,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_TIMEOUT,
   type RedisClientLike,
@@ -126,9 +127,7 @@ export class RedisBus implements InvalidationBus {
 
   constructor(options: RedisBusOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError(`cortado: RedisBus options must be an object, got ${describe(options)}`);
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.has(k)) throw new TypeError(`cortado: unknown RedisBus option ${JSON.stringify(k)}`);
-    }
+    checkKnownOptions('RedisBus', options, KNOWN);
     if (options.client !== undefined) {
       this.#userClient = checkClient("RedisBus option 'client'", options.client);
       if (options.url !== undefined) throw new TypeError("cortado: RedisBus takes 'url' or 'client', not both");

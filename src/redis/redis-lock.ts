@@ -27,7 +27,7 @@ import { type Codec, type CodecName, resolveCodec } from '../codec.js';
 import { describe } from '../options.js';
 import { checkTierKey } from '../tiered/args.js';
 import type { TierKey } from '../tiered/tier.js';
-import { checkInt, checkMs } from './connection.js';
+import { checkInt, checkKnownOptions, checkMs } from './connection.js';
 import type { RedisTier } from './redis-tier.js';
 
 export interface RedisLockOptions {
@@ -95,9 +95,7 @@ export class RedisLock {
       throw new TypeError(`cortado: RedisLock needs a RedisTier, got ${describe(tier)}`);
     }
     if (options === null || typeof options !== 'object') throw new TypeError(`cortado: RedisLock options must be an object, got ${describe(options)}`);
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.has(k)) throw new TypeError(`cortado: unknown RedisLock option ${JSON.stringify(k)}`);
-    }
+    checkKnownOptions('RedisLock', options, KNOWN);
     this.tier = tier;
     this.ttl = options.ttl === undefined ? 5_000 : Math.ceil(checkMs("RedisLock option 'ttl'", options.ttl));
     const lp = options.lockPrefix ?? 'lock:';

@@ -32,6 +32,7 @@ import { TierClosedError } from '../tiered/errors.js';
 import type { Tier, TierEntry, TierKey, TierSetOptions, TierStats } from '../tiered/tier.js';
 import { CircuitBreaker } from './breaker.js';
 import {
+  checkKnownOptions,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_TIMEOUT,
   type RedisClientLike,
@@ -141,9 +142,7 @@ export class RedisTier implements Tier {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`cortado: RedisTier options must be an object, got ${describe(options)}`);
     }
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.has(k)) throw new TypeError(`cortado: unknown RedisTier option ${JSON.stringify(k)}`);
-    }
+    checkKnownOptions('RedisTier', options, KNOWN);
     if (options.client !== undefined) {
       this.#client = checkClient("RedisTier option 'client'", options.client);
       if (options.url !== undefined) throw new TypeError("cortado: RedisTier takes 'url' or 'client', not both");
