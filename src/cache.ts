@@ -99,9 +99,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   // ---- store (store.ts) ----
   /** Slots, key index, weights, free list; the policy's host. */
   private readonly store: SlotStore<K, V>;
-  // The store's index and key/value arrays, read on every operation: kept here too, so the
-  // hot path loads them from this object (they are never replaced, only grown in place).
-  private readonly index: Map<K, number>;
+  // The store's key/value arrays, read on every operation: kept here too, so the hot path
+  // loads them from this object (they are never replaced, only grown in place).
   private readonly keyAt: (K | undefined)[];
   private readonly valAt: (V | undefined)[];
   private readonly needsHash: boolean;
@@ -185,7 +184,6 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       seed: o.seed === undefined ? randomSeed() : o.seed | 0,
     });
     this.store = store;
-    this.index = store.index;
     this.keyAt = store.keyAt;
     this.valAt = store.valAt;
     this.policyName = policy;
@@ -224,8 +222,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** The value for `key`, or undefined. A hit counts as an access for the policy. */
   get(key: K): V | undefined {
     if (this.calling !== 0) throw this.reentered('get');
-    const slot = this.index.get(key);
-    if (slot === undefined) {
+    const slot = this.store.find(key);
+    if (slot < 0) {
       this.misses++;
       if (missChannel.hasSubscribers) missChannel.publish({ cache: this, key });
       return undefined;
@@ -256,21 +254,21 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** The value for `key` without touching eviction order, idle time or stats. */
   peek(key: K): V | undefined {
-    const slot = this.index.get(key);
-    if (slot === undefined || this.isExpired(slot)) return undefined;
+    const slot = this.store.find(key);
+    if (slot < 0 || this.isExpired(slot)) return undefined;
     return this.valAt[slot];
   }
 
   /** Whether `key` is present and not expired (no effect on order or stats). */
   has(key: K): boolean {
-    const slot = this.index.get(key);
-    return slot !== undefined && !this.isExpired(slot);
+    const slot = this.store.find(key);
+    return slot >= 0 && !this.isExpired(slot);
   }
 
   /** Milliseconds left before `key` expires; Infinity for no expiry; undefined when absent. */
   ttlOf(key: K): number | undefined {
-    const slot = this.index.get(key);
-    if (slot === undefined) return undefined;
+    const slot = this.store.find(key);
+    if (slot < 0) return undefined;
     if (!this.expiring || this.expiresAt[slot] === NO_DEADLINE) return Infinity;
     const left = this.expiresAt[slot]! - this.clock();
     return left > 0 ? left : undefined;
@@ -278,12 +276,12 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Number of entries held. Entries that expired but were not yet removed are counted until a read or `purgeExpired()` removes them. */
   get size(): number {
-    return this.index.size;
+    return this.store.size;
   }
 
   /** Total weight of the entries held (their count when the cache is not weighted). */
   get weight(): number {
-    return this.store.weighted ? this.store.totalWeight : this.index.size;
+    return this.store.weighted ? this.store.totalWeight : this.store.size;
   }
 
   /** The bounds in force. */
@@ -339,11 +337,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.delete(key);
       return false;
     }
-    const slot = this.index.get(key);
-    const live = slot !== undefined && !this.isExpired(slot);
+    const slot = this.store.find(key);
+    const live = slot >= 0 && !this.isExpired(slot);
     if (onlyIfPresent) {
       if (!live) {
-        if (slot !== undefined) {
+        if (slot >= 0) {
           this.removeSlot(slot, 'expired', true);
           this.deliver();
         }
@@ -361,7 +359,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (live) stored = this.update(slot, key, value, w, ttl, now);
     else {
       // An old value that expired before this write is reported as expired, not replaced.
-      if (slot !== undefined) this.removeSlot(slot, 'expired', true);
+      if (slot >= 0) this.removeSlot(slot, 'expired', true);
       stored = this.insert(key, value, w, ttl, now);
     }
     if (this.loads !== null && stored) this.loads.written(key, value);
@@ -372,8 +370,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** Remove `key`; true when it was present (an expired entry counts as absent). */
   delete(key: K): boolean {
     if (this.calling !== 0) throw this.reentered('delete');
-    const slot = this.index.get(key);
-    if (slot === undefined) {
+    const slot = this.store.find(key);
+    if (slot < 0) {
       if (this.loads !== null) this.loads.deleted(key);
       return false;
     }
@@ -392,7 +390,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   clear(): void {
     if (this.calling !== 0) throw this.reentered('clear');
     if (this.removals.heard) {
-      for (const [key, slot] of this.index) this.removals.enqueue(key, this.valAt[slot]!, 'cleared');
+      for (const slot of this.store.live()) this.removals.enqueue(this.keyAt[slot] as K, this.valAt[slot]!, 'cleared');
     }
     this.store.clear();
     this.policy.clear();
@@ -432,23 +430,24 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   // =====================================================================================
-  // Iteration (live entries, oldest insertion first; expired entries are skipped)
+  // Iteration (live entries in slot order, which is neither insertion nor recency order;
+  // expired entries are skipped)
   // =====================================================================================
 
   *entries(): IterableIterator<[K, V]> {
-    for (const [key, slot] of this.index) {
-      if (!this.isExpired(slot)) yield [key, this.valAt[slot]!];
+    for (const slot of this.store.live()) {
+      if (!this.isExpired(slot)) yield [this.keyAt[slot] as K, this.valAt[slot]!];
     }
   }
 
   *keys(): IterableIterator<K> {
-    for (const [key, slot] of this.index) {
-      if (!this.isExpired(slot)) yield key;
+    for (const slot of this.store.live()) {
+      if (!this.isExpired(slot)) yield this.keyAt[slot] as K;
     }
   }
 
   *values(): IterableIterator<V> {
-    for (const slot of this.index.values()) {
+    for (const slot of this.store.live()) {
       if (!this.isExpired(slot)) yield this.valAt[slot]!;
     }
   }
@@ -528,8 +527,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** @internal */ _foundWritten = 0;
   /** @internal Look `key` up for the loading layer, without counting (see LoadHost). */
   _lookup(key: K): boolean {
-    const slot = this.index.get(key);
-    if (slot === undefined) {
+    const slot = this.store.find(key);
+    if (slot < 0) {
       this._found = undefined;
       return false;
     }
@@ -540,8 +539,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
   /** @internal A fetch() served `key`: a hit, like get() (idle expiry pushed back when fresh). */
   _hit(key: K, fresh: boolean): void {
-    const slot = this.index.get(key);
-    if (slot === undefined) return;
+    const slot = this.store.find(key);
+    if (slot < 0) return;
     if (fresh && this.idleTtl > 0) this.touch(slot, this.clock());
     this.policy.onAccess(slot);
     this.hits++;
@@ -570,8 +569,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
   /** @internal Remove an entry past its stale window. */
   _expire(key: K): void {
-    const slot = this.index.get(key);
-    if (slot === undefined) return;
+    const slot = this.store.find(key);
+    if (slot < 0) return;
     this.removeSlot(slot, 'expired', true);
     this.quiet++;
     try {
@@ -628,7 +627,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   dump(): CacheDump<K, V> {
     const now = this.expiring ? this.clock() : 0;
     const entries: CacheDumpEntry<K, V>[] = [];
-    for (const [key, slot] of this.index) {
+    for (const slot of this.store.live()) {
+      const key = this.keyAt[slot] as K;
       let ttl = 0;
       if (this.expiring) {
         if (this.expiresAt[slot]! <= now) continue;
@@ -764,7 +764,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     const policy = this.policy;
     policy.recordMiss(hash);
     const cost = this.store.byWeight ? w : 1;
-    while (this.index.size + 1 > this.store.maxEntries || this.store.totalWeight + w > this.store.maxWeight) {
+    while (this.store.size + 1 > this.store.maxEntries || this.store.totalWeight + w > this.store.maxWeight) {
       const victim = policy.evictFor(hash, cost);
       if (victim === REJECT) return this.refuse(key, value);
       if (victim === NO_SLOT) throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
@@ -790,10 +790,10 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       this.delete(key);
       return false;
     }
-    const index = this.index;
-    const found = index.get(key);
+    const store = this.store;
+    const found = store.find(key);
     const policy = this.policy;
-    if (found !== undefined) {
+    if (found >= 0) {
       const old = this.valAt[found];
       this.valAt[found] = value;
       policy.onUpdate(found, 1);
@@ -807,8 +807,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     let slot: number;
     let victimKey: K | undefined;
     let victimValue: V | undefined;
-    const store = this.store;
-    if (index.size < store.maxEntries) {
+    if (store.size < store.maxEntries) {
       slot = store.allocate();
       store.put(slot, key, value, 1, hash);
     } else {
@@ -863,7 +862,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (old !== value) this.removals.enqueue(key, old, 'replaced');
     if (this.store.totalWeight > this.store.maxWeight) this.shrinkToBounds();
     this.deliver();
-    return this.index.get(key) === slot;
+    return this.store.find(key) === slot;
   }
 
   private refuse(key: K, value: V): false {
@@ -874,7 +873,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   private shrinkToBounds(): void {
-    while (this.index.size > this.store.maxEntries || this.store.totalWeight > this.store.maxWeight) {
+    while (this.store.size > this.store.maxEntries || this.store.totalWeight > this.store.maxWeight) {
       const victim = this.policy.evict();
       if (victim === NO_SLOT) throw new Error(`cortado: policy ${this.policyName} found no victim in a full cache`);
       this.evictSlot(victim);
@@ -964,7 +963,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
    */
   _validate(): void {
     const live = this.store.validate();
-    this.policy.validate((s) => live.has(s), this.index.size);
+    this.policy.validate((s) => live.has(s), this.store.size);
     if (this.wheel !== null) {
       const wheel = this.wheel;
       this.wheel.validate((s) => live.has(s));

@@ -2,9 +2,12 @@
  * SlotStore: where a Cache's entries live, and what a policy sees of them (PolicyHost).
  *
  * Representation (lru-cache's struct of arrays, Caffeine's "the policy sees nodes, not
- * keys"): each entry occupies a slot, a small integer. A `Map` takes a key to its slot; plain
- * arrays indexed by slot hold keys and values; typed arrays hold weights and key hashes, each
- * allocated only when the cache needs it. Freed slots go on a free list and are reused first,
+ * keys"): each entry occupies a slot, a small integer. The key index takes a key to its slot:
+ * int32 keys go to an open-addressing table of slot numbers (internal/int-table.ts: seeded,
+ * 8 to 16 bytes per entry, no `Map` operation on the paths of an integer-keyed cache), every
+ * other key (strings, which V8 hashes once and caches, other numbers, objects) to a `Map`.
+ * Plain arrays indexed by slot hold keys and values; typed arrays hold weights and key hashes,
+ * each allocated only when the cache needs it. Freed slots go on a free list and are reused first,
  * so once the cache is full no operation allocates. The arrays double up to the entry bound
  * as the cache fills, and never shrink.
  *
@@ -25,6 +28,7 @@
 import type { PolicyHost } from './policies/policy.js';
 import { GrowableArrays, growFloat64, growInt32 } from './internal/typed-arrays.js';
 import { hashKey } from './internal/hash.js';
+import { IntTable, isInt32Key } from './internal/int-table.js';
 
 /** First slot allocation; arrays double from here up to the entry bound. */
 const INITIAL_SLOTS = 64;
@@ -45,8 +49,10 @@ export interface StoreConfig {
 }
 
 export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
-  /** Key -> slot. The Map's own order is insertion order, which iteration exposes. */
-  readonly index = new Map<K, number>();
+  /** Key -> slot for keys that are not int32 (see {@link find}). */
+  readonly map = new Map<K, number>();
+  /** Key -> slot for int32 keys. */
+  readonly ints: IntTable;
   /** Per slot: the key and the value (grown in place, so their owners may keep references). */
   readonly keyAt: (K | undefined)[];
   readonly valAt: (V | undefined)[];
@@ -87,6 +93,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
     this.slots = Math.min(INITIAL_SLOTS, this.slotLimit);
     this.keyAt = new Array<K | undefined>(this.slots).fill(undefined);
     this.valAt = new Array<V | undefined>(this.slots).fill(undefined);
+    this.ints = new IntTable(this.keyAt, c.seed);
     // The free list grows only as slots are freed: evictions free a slot and reuse it at
     // once, so a cache that only evicts never pays 4 bytes per slot for it.
     this.free = new Int32Array(FREE_LIST_INITIAL);
@@ -115,7 +122,40 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
   // ---- slots ----
 
   get size(): number {
-    return this.index.size;
+    return this.map.size + this.ints.size;
+  }
+
+  /** The slot holding `key`, or -1. */
+  find(key: K): number {
+    if (typeof key === 'number' && (key | 0) === key) return this.ints.find(key);
+    const slot = this.map.get(key);
+    return slot === undefined ? -1 : slot;
+  }
+
+  /** Index `slot` under `key` (absent from the index); -0 is stored as 0, as a Map does. */
+  private link(key: K, slot: number): void {
+    if (isInt32Key(key)) {
+      this.keyAt[slot] = (key | 0) as K;
+      this.ints.insert(key, slot);
+    } else {
+      this.keyAt[slot] = key;
+      this.map.set(key, slot);
+    }
+  }
+
+  /** Take the key in `slot` out of the index. */
+  private unlink(slot: number): void {
+    const key = this.keyAt[slot] as K;
+    if (isInt32Key(key)) this.ints.remove(key, slot);
+    else this.map.delete(key);
+  }
+
+  /**
+   * The slots holding entries, in slot order. Live: an entry removed before the walk reaches
+   * it is skipped; one added meanwhile is seen if its slot is still ahead.
+   */
+  *live(): IterableIterator<number> {
+    for (let s = 0; s < this.nextFresh; s++) if (this.valAt[s] !== undefined) yield s;
   }
 
   /** A free slot (reused first, else fresh; grows the arrays when they are full). */
@@ -127,14 +167,13 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
 
   /** Fill an allocated slot with an entry of weight `w` and hash `hash` (ignored unless kept). */
   put(slot: number, key: K, value: V, w: number, hash: number): void {
-    this.keyAt[slot] = key;
     this.valAt[slot] = value;
     if (this.weighted) {
       this.weights[slot] = w;
       this.totalWeight += w;
     }
     if (this.storeHash) this.hashes[slot] = hash;
-    this.index.set(key, slot);
+    this.link(key, slot);
   }
 
   /**
@@ -142,11 +181,10 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
    * full cache): the old key leaves the index, the slot is never on the free list.
    */
   reuse(slot: number, key: K, value: V, hash: number): void {
-    this.index.delete(this.keyAt[slot] as K);
-    this.keyAt[slot] = key;
+    this.unlink(slot);
     this.valAt[slot] = value;
     if (this.storeHash) this.hashes[slot] = hash;
-    this.index.set(key, slot);
+    this.link(key, slot);
   }
 
   /** Set the weight of a live entry (an update in place). */
@@ -157,9 +195,9 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
 
   /** Take the entry out of `slot` and free the slot. */
   remove(slot: number): void {
-    this.index.delete(this.keyAt[slot] as K);
+    this.unlink(slot);
     if (this.weighted) this.totalWeight -= this.weights[slot]!;
-    if (this.index.size === 0) this.totalWeight = 0; // no float drift once empty
+    if (this.size === 0) this.totalWeight = 0; // no float drift once empty
     this.keyAt[slot] = undefined;
     this.valAt[slot] = undefined;
     if (this.freeTop === this.free.length) this.free = growInt32(this.free, this.free.length * 2);
@@ -168,7 +206,8 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
 
   /** Forget every entry (the arrays keep their size). */
   clear(): void {
-    this.index.clear();
+    this.map.clear();
+    this.ints.clear();
     this.keyAt.fill(undefined);
     this.valAt.fill(undefined);
     this.nextFresh = 0;
@@ -193,6 +232,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
     if (this.weighted) this.weights = growFloat64(this.weights, n);
     if (this.storeHash) this.hashes = growInt32(this.hashes, n);
     this.slots = n;
+    if (this.ints.size > 0) this.ints.reserve(n);
     this.grown(n);
   }
 
@@ -203,11 +243,20 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
    */
   validate(): Set<number> {
     const live = new Set<number>();
-    for (const [key, slot] of this.index) {
+    for (const [key, slot] of this.map) {
       if (slot < 0 || slot >= this.nextFresh) throw new Error(`store: key maps to slot ${slot} outside 0..${this.nextFresh}`);
       if (live.has(slot)) throw new Error(`store: slot ${slot} mapped twice`);
       if (!Object.is(this.keyAt[slot], key) && !(this.keyAt[slot] === key)) throw new Error(`store: slot ${slot} holds another key`);
+      if (isInt32Key(key)) throw new Error(`store: int32 key ${key} is in the Map`);
       live.add(slot);
+    }
+    for (const slot of this.ints.validate()) {
+      if (slot < 0 || slot >= this.nextFresh) throw new Error(`store: int key maps to slot ${slot} outside 0..${this.nextFresh}`);
+      if (live.has(slot)) throw new Error(`store: slot ${slot} mapped twice`);
+      live.add(slot);
+    }
+    for (let s = 0; s < this.nextFresh; s++) {
+      if ((this.valAt[s] !== undefined) !== live.has(s)) throw new Error(`store: slot ${s} holds a value but is not indexed, or the reverse`);
     }
     const freeSet = new Set<number>();
     for (let i = 0; i < this.freeTop; i++) {
@@ -225,7 +274,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
       for (const s of live) total += this.weights[s]!;
       if (Math.abs(total - this.totalWeight) > 1e-6 * Math.max(1, total)) throw new Error(`store: weight ${this.totalWeight} != sum ${total}`);
     }
-    if (this.index.size > this.maxEntries) throw new Error(`bound: ${this.index.size} entries > maxEntries ${this.maxEntries}`);
+    if (this.size > this.maxEntries) throw new Error(`bound: ${this.size} entries > maxEntries ${this.maxEntries}`);
     if (this.totalWeight > this.maxWeight * (1 + 1e-12)) throw new Error(`bound: weight ${this.totalWeight} > maxWeight ${this.maxWeight}`);
     if (this.storeHash) {
       for (const s of live) {
