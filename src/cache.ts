@@ -619,7 +619,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /**
    * A snapshot of the live entries for a warm restart: each with its remaining time-to-live
-   * (0: none) and, in a weighted cache, its weight, oldest insertion first. Values are the
+   * (0: none) and, in a weighted cache, its weight, in iteration order. Values are the
    * cache's own objects, not copies; serialize the dump as your keys and values allow (JSON,
    * `v8.serialize`). What is not kept: the policy's recency and frequency history, which a
    * loaded cache relearns from its traffic.
@@ -643,8 +643,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   }
 
   /**
-   * Store the entries of a dump, in its order (so the newest stay when it holds more than the
-   * cache can). The whole dump is checked first, weights included (the weigher runs for
+   * Store the entries of a dump, in its order (when it holds more than the cache can, the
+   * policy decides which stay, as for any sequence of sets). The whole dump is checked first, weights included (the weigher runs for
    * entries without one): a bad dump throws a TypeError/RangeError naming the entry and
    * changes nothing. Returns how many entries were stored. Weights are ignored by a cache
    * that keeps none.

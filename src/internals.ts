@@ -20,5 +20,5 @@ export { Frequency, MAX_HITS } from './internal/frequency.js';
 export { GrowableArrays, FixedArrays } from './internal/typed-arrays.js';
 export { Ghost } from './internal/ghost.js';
 export { GhostRing } from './internal/ghost-ring.js';
-export { IntTable, isInt32Key } from './internal/int-table.js';
+export { NumberTable, isTableKey } from './internal/number-table.js';
 export { prng } from './sim/synthetic.js';

@@ -3,9 +3,9 @@
  *
  * Representation (lru-cache's struct of arrays, Caffeine's "the policy sees nodes, not
  * keys"): each entry occupies a slot, a small integer. The key index takes a key to its slot:
- * int32 keys go to an open-addressing table of slot numbers (internal/int-table.ts: seeded,
- * 8 to 16 bytes per entry, no `Map` operation on the paths of an integer-keyed cache), every
- * other key (strings, which V8 hashes once and caches, other numbers, objects) to a `Map`.
+ * number keys go to an open-addressing table of slot numbers (internal/number-table.ts:
+ * seeded, 8 to 16 bytes per entry, no `Map` operation on the paths of a number-keyed cache),
+ * every other key (strings, which V8 hashes once and caches; objects; NaN) to a `Map`.
  * Plain arrays indexed by slot hold keys and values; typed arrays hold weights and key hashes,
  * each allocated only when the cache needs it. Freed slots go on a free list and are reused first,
  * so once the cache is full no operation allocates. The arrays double up to the entry bound
@@ -28,7 +28,7 @@
 import type { PolicyHost } from './policies/policy.js';
 import { GrowableArrays, growFloat64, growInt32 } from './internal/typed-arrays.js';
 import { hashKey } from './internal/hash.js';
-import { IntTable, isInt32Key } from './internal/int-table.js';
+import { NumberTable, isTableKey } from './internal/number-table.js';
 
 /** First slot allocation; arrays double from here up to the entry bound. */
 const INITIAL_SLOTS = 64;
@@ -49,10 +49,10 @@ export interface StoreConfig {
 }
 
 export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
-  /** Key -> slot for keys that are not int32 (see {@link find}). */
+  /** Key -> slot for keys that are not numbers, and NaN (see {@link find}). */
   readonly map = new Map<K, number>();
-  /** Key -> slot for int32 keys. */
-  readonly ints: IntTable;
+  /** Key -> slot for number keys but NaN. */
+  readonly nums: NumberTable;
   /** Per slot: the key and the value (grown in place, so their owners may keep references). */
   readonly keyAt: (K | undefined)[];
   readonly valAt: (V | undefined)[];
@@ -93,7 +93,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
     this.slots = Math.min(INITIAL_SLOTS, this.slotLimit);
     this.keyAt = new Array<K | undefined>(this.slots).fill(undefined);
     this.valAt = new Array<V | undefined>(this.slots).fill(undefined);
-    this.ints = new IntTable(this.keyAt, c.seed);
+    this.nums = new NumberTable(this.keyAt, c.seed);
     // The free list grows only as slots are freed: evictions free a slot and reuse it at
     // once, so a cache that only evicts never pays 4 bytes per slot for it.
     this.free = new Int32Array(FREE_LIST_INITIAL);
@@ -122,21 +122,21 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
   // ---- slots ----
 
   get size(): number {
-    return this.map.size + this.ints.size;
+    return this.map.size + this.nums.size;
   }
 
   /** The slot holding `key`, or -1. */
   find(key: K): number {
-    if (typeof key === 'number' && (key | 0) === key) return this.ints.find(key);
+    if (typeof key === 'number' && key === key) return this.nums.find(key);
     const slot = this.map.get(key);
     return slot === undefined ? -1 : slot;
   }
 
   /** Index `slot` under `key` (absent from the index); -0 is stored as 0, as a Map does. */
   private link(key: K, slot: number): void {
-    if (isInt32Key(key)) {
-      this.keyAt[slot] = (key | 0) as K;
-      this.ints.insert(key, slot);
+    if (isTableKey(key)) {
+      this.keyAt[slot] = (key === 0 ? 0 : key) as K;
+      this.nums.insert(key, slot);
     } else {
       this.keyAt[slot] = key;
       this.map.set(key, slot);
@@ -146,7 +146,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
   /** Take the key in `slot` out of the index. */
   private unlink(slot: number): void {
     const key = this.keyAt[slot] as K;
-    if (isInt32Key(key)) this.ints.remove(key, slot);
+    if (isTableKey(key)) this.nums.remove(key, slot);
     else this.map.delete(key);
   }
 
@@ -207,7 +207,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
   /** Forget every entry (the arrays keep their size). */
   clear(): void {
     this.map.clear();
-    this.ints.clear();
+    this.nums.clear();
     this.keyAt.fill(undefined);
     this.valAt.fill(undefined);
     this.nextFresh = 0;
@@ -232,7 +232,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
     if (this.weighted) this.weights = growFloat64(this.weights, n);
     if (this.storeHash) this.hashes = growInt32(this.hashes, n);
     this.slots = n;
-    if (this.ints.size > 0) this.ints.reserve(n);
+    if (this.nums.size > 0) this.nums.reserve(n);
     this.grown(n);
   }
 
@@ -247,10 +247,10 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
       if (slot < 0 || slot >= this.nextFresh) throw new Error(`store: key maps to slot ${slot} outside 0..${this.nextFresh}`);
       if (live.has(slot)) throw new Error(`store: slot ${slot} mapped twice`);
       if (!Object.is(this.keyAt[slot], key) && !(this.keyAt[slot] === key)) throw new Error(`store: slot ${slot} holds another key`);
-      if (isInt32Key(key)) throw new Error(`store: int32 key ${key} is in the Map`);
+      if (isTableKey(key)) throw new Error(`store: number key ${key} is in the Map`);
       live.add(slot);
     }
-    for (const slot of this.ints.validate()) {
+    for (const slot of this.nums.validate()) {
       if (slot < 0 || slot >= this.nextFresh) throw new Error(`store: int key maps to slot ${slot} outside 0..${this.nextFresh}`);
       if (live.has(slot)) throw new Error(`store: slot ${slot} mapped twice`);
       live.add(slot);

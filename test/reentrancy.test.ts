@@ -209,7 +209,13 @@ describe('re-entrant callbacks leave nothing half-changed', () => {
       assert.deepEqual([...c.keys()].sort(), ['a', 'b', 'c']);
       assert.equal(c.peek('a'), 1);
       check(c);
-      for (let i = 0; i < 10; i++) assert.equal(c.set(`n${i}`, i), true);
+      // TinyLFU's admission may refuse a newcomer whose hashes collide with a resident's in the
+      // 3-entry sketch (about 1 seed in 700); every other policy stores each one.
+      for (let i = 0; i < 10; i++) {
+        const stored = c.set(`n${i}`, i);
+        if (policy !== 'tinylfu') assert.equal(stored, true);
+        assert.equal(c.has(`n${i}`), stored);
+      }
       assert.equal(c.size, 3);
       check(c);
     });

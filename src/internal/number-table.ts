@@ -1,46 +1,70 @@
 /**
- * IntTable: the key index for int32 keys, an open-addressing hash table of slot numbers.
+ * NumberTable: the key index for number keys, an open-addressing hash table of slot numbers.
  *
  * Why not a `Map`. For a cache whose keys are small integers (ids, offsets, block numbers) the
  * `Map` is most of the cost of every operation: a lookup walks a bucket chain in V8's ordered
  * hash table, and a write that evicts deletes one entry and adds another, which leaves a hole
  * that the table later pays to compact. It is also most of the memory: 29 bytes per entry. And
- * V8 hashes small integers without a seed, so keys chosen to share their hash's low bits make
- * every lookup walk one long chain (measured: 8,192 such keys make a `Map` 50x slower).
+ * V8 hashes numbers without a seed, so keys chosen to share their hash's low bits make every
+ * lookup walk one long chain (measured: 8,192 such keys make a `Map` 50x slower).
  * Strings are another matter: V8 hashes a string once, seeded, and keeps the hash in the
  * string, where a table of ours would hash it again in JavaScript on every lookup (measured
- * slower than the `Map` for 18-character keys); so strings, other numbers and objects stay in
- * the store's `Map` and only int32 keys come here (see store.ts).
+ * slower than the `Map` for 18-character keys); so strings, objects, bigints and the rest stay
+ * in the store's `Map` and only numbers come here (every number but NaN, which is not equal to
+ * itself and so goes to the `Map`, where it is one key; see store.ts).
  *
  * Representation: `cells`, an Int32Array whose length is a power of two, holds slot + 1 (0 is
  * an empty cell); the keys themselves stay in the store's key array, where a probe compares
- * them. A key's home cell is the low bits of mix32(key ^ seed), the cache's seeded integer hash
- * (internal/hash.ts), so an attacker who does not know the seed cannot aim keys at one cell.
+ * them with `===` (so -0 finds 0, as in a `Map`). A key's home cell is the low bits of the
+ * cache's seeded hash of the number (internal/hash.ts: mix32(key ^ seed) for an int32, the
+ * mixed IEEE-754 words for any other number), the hash the policies get too, so an attacker
+ * who does not know the seed cannot aim keys at one cell.
  * Linear probing, and deletion by backward shift (Knuth's algorithm R: later members of the
  * probe run move back into the hole when their home allows it), so the table never holds
- * tombstones and a lookup never walks past dead cells. The table is kept at most half full:
- * 2 to 4 cells (8 to 16 bytes) per entry, about 1.5 probes per hit and 2.5 per miss.
+ * tombstones and a lookup never walks past dead cells. A large table is kept at most half full:
+ * 2 to 4 cells (8 to 16 bytes) per entry, about 1.5 probes per hit and 2.5 per miss; a small
+ * one (up to 16K cells) at most a quarter full.
  *
- * The table is empty (a single cell) until the first int32 key arrives, so a cache of strings
+ * The table is empty (a single cell) until the first number key arrives, so a cache of strings
  * pays four bytes for it.
  */
-import { mix32 } from './hash.js';
+import { hashNumber, mix32 } from './hash.js';
 
-/** Whether a key goes to the IntTable: an int32 (what V8 keeps as a small integer). -0 is 0. */
-export function isInt32Key(key: unknown): key is number {
-  return typeof key === 'number' && (key | 0) === key;
+/** The cache's seeded hash of a number (hashNumber), with the int32 case inline. */
+function hashOf(key: number, seed: number): number {
+  return (key | 0) === key ? mix32(key ^ seed) : hashNumber(key, seed);
+}
+
+/** Whether a key goes to the NumberTable: any number but NaN. */
+export function isTableKey(key: unknown): key is number {
+  return typeof key === 'number' && key === key;
 }
 
 /** Smallest table once a key arrives. */
 const MIN_CELLS = 16;
+/**
+ * Up to this many cells (64 KiB) the table is kept at most a quarter full, beyond it at most
+ * half: a small table costs little memory either way, and fits in the core's caches, where
+ * the time of a write that evicts is the probes and the backward shift themselves.
+ */
+const SPARSE_CELLS = 1 << 14;
 
-export class IntTable {
+/** Cells needed for `entries` keys. */
+function cellsFor(entries: number): number {
+  let n = MIN_CELLS;
+  while (n < SPARSE_CELLS ? 4 * entries > n : 2 * entries > n) n *= 2;
+  return n;
+}
+
+export class NumberTable {
   /** slot + 1 per cell; 0 marks an empty cell. */
   cells: Int32Array = new Int32Array(1);
   /** cells.length - 1. */
   mask = 0;
   /** Keys held. */
   size = 0;
+  /** Keys the cells may hold before the table doubles (see SPARSE_CELLS). */
+  private limit = 0;
 
   /**
    * @param keyAt the store's key array, indexed by slot (read, never written, here)
@@ -56,7 +80,7 @@ export class IntTable {
     const cells = this.cells;
     const mask = this.mask;
     const keyAt = this.keyAt;
-    let i = mix32(key ^ this.seed) & mask;
+    let i = hashOf(key, this.seed) & mask;
     for (;;) {
       const c = cells[i]!;
       if (c === 0) return -1;
@@ -67,10 +91,10 @@ export class IntTable {
 
   /** Index `slot` under `key`, which must not be in the table. */
   insert(key: number, slot: number): void {
-    if (2 * (this.size + 1) > this.cells.length) this.rehash(Math.max(MIN_CELLS, 2 * this.cells.length));
+    if (this.size >= this.limit) this.rehash(cellsFor(this.size + 1));
     const cells = this.cells;
     const mask = this.mask;
-    let i = mix32(key ^ this.seed) & mask;
+    let i = hashOf(key, this.seed) & mask;
     while (cells[i] !== 0) i = (i + 1) & mask;
     cells[i] = slot + 1;
     this.size++;
@@ -83,9 +107,9 @@ export class IntTable {
     const keyAt = this.keyAt;
     const seed = this.seed;
     const want = slot + 1;
-    let hole = mix32(key ^ seed) & mask;
+    let hole = hashOf(key, seed) & mask;
     while (cells[hole] !== want) {
-      if (cells[hole] === 0) throw new Error(`IntTable: key ${key} (slot ${slot}) is not in the table`);
+      if (cells[hole] === 0) throw new Error(`NumberTable: key ${key} (slot ${slot}) is not in the table`);
       hole = (hole + 1) & mask;
     }
     // Backward shift: walk the run after the hole; an entry whose home is not cyclically in
@@ -95,7 +119,7 @@ export class IntTable {
       j = (j + 1) & mask;
       const c = cells[j]!;
       if (c === 0) break;
-      const home = mix32((keyAt[c - 1] as number) ^ seed) & mask;
+      const home = hashOf(keyAt[c - 1] as number, seed) & mask;
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         cells[hole] = c;
         hole = j;
@@ -113,9 +137,8 @@ export class IntTable {
 
   /** Reserve room for `entries` keys at most half full (no-op when there is room). */
   reserve(entries: number): void {
-    let n = this.cells.length;
-    while (2 * entries > n) n *= 2;
-    if (n > this.cells.length) this.rehash(Math.max(MIN_CELLS, n));
+    const n = cellsFor(entries);
+    if (n > this.cells.length) this.rehash(n);
   }
 
   private rehash(n: number): void {
@@ -126,12 +149,13 @@ export class IntTable {
     for (let k = 0; k < old.length; k++) {
       const c = old[k]!;
       if (c === 0) continue;
-      let i = mix32((keyAt[c - 1] as number) ^ this.seed) & mask;
+      let i = hashOf(keyAt[c - 1] as number, this.seed) & mask;
       while (cells[i] !== 0) i = (i + 1) & mask;
       cells[i] = c;
     }
     this.cells = cells;
     this.mask = mask;
+    this.limit = n < SPARSE_CELLS ? n >>> 2 : n >>> 1;
   }
 
   /** Bytes held (the cells). */
@@ -141,7 +165,7 @@ export class IntTable {
 
   /**
    * Check the table against the key array (tests only; slow): every cell points at a slot
-   * holding an int32 key that a lookup finds there, no slot twice, the count, and the load.
+   * holding a number key that a lookup finds there, no slot twice, the count, and the load.
    * Returns the slots held.
    */
   validate(): Set<number> {
@@ -150,15 +174,15 @@ export class IntTable {
       const c = this.cells[i]!;
       if (c === 0) continue;
       const s = c - 1;
-      if (slots.has(s)) throw new Error(`IntTable: slot ${s} in two cells`);
+      if (slots.has(s)) throw new Error(`NumberTable: slot ${s} in two cells`);
       slots.add(s);
       const key = this.keyAt[s];
-      if (!isInt32Key(key)) throw new Error(`IntTable: cell ${i} points at slot ${s}, whose key ${String(key)} is not an int32`);
-      if (this.find(key) !== s) throw new Error(`IntTable: key ${key} in cell ${i} is not found by a lookup`);
+      if (!isTableKey(key)) throw new Error(`NumberTable: cell ${i} points at slot ${s}, whose key ${String(key)} is not a number`);
+      if (this.find(key) !== s) throw new Error(`NumberTable: key ${key} in cell ${i} is not found by a lookup`);
     }
-    if (slots.size !== this.size) throw new Error(`IntTable: ${slots.size} cells used, size says ${this.size}`);
-    if (this.mask !== this.cells.length - 1 || (this.cells.length & this.mask) !== 0) throw new Error(`IntTable: ${this.cells.length} cells, mask ${this.mask}`);
-    if (this.size > 0 && 2 * this.size > this.cells.length) throw new Error(`IntTable: ${this.size} keys in ${this.cells.length} cells (over half full)`);
+    if (slots.size !== this.size) throw new Error(`NumberTable: ${slots.size} cells used, size says ${this.size}`);
+    if (this.mask !== this.cells.length - 1 || (this.cells.length & this.mask) !== 0) throw new Error(`NumberTable: ${this.cells.length} cells, mask ${this.mask}`);
+    if (this.size > 0 && this.size > this.limit) throw new Error(`NumberTable: ${this.size} keys in ${this.cells.length} cells (over the limit ${this.limit})`);
     return slots;
   }
 }
