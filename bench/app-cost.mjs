@@ -22,7 +22,9 @@
 //            (fresh processes per contender and cell, median over rounds), --passes=N (timed
 //            passes per process, median pass), --max-requests=N (replay the first N requests
 //            of each trace), --min-pass=N (requests per timed pass at least), --trace-dir=DIR,
-//            --out=FILE (JSON, default bench/results/app-cost.json)
+//            --out=FILE (JSON, default bench/results/app-cost.json), --clock=cpu|wall (which
+//            time is c in the table: the process's CPU time, the default, or wall time; both are
+//            measured and kept in the JSON)
 //
 // Method. The parent reads each trace once with the simulator's reader (cortado/sim), keeps
 // its first --max-requests keys as numbers and writes them to a temporary Float64 file. Each
@@ -35,7 +37,7 @@
 // whole trace from a cold cache, so its hit ratio is the trace's (cold misses included, as in
 // docs/hit-ratio.md) and it is the same in every pass. cortado caches get `seed: 1` so hit
 // ratios are reproducible and equal to docs/hit-ratio.md's at the same sizes.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -159,6 +161,7 @@ async function parent() {
       from: { type: 'string' },
       quick: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
+      clock: { type: 'string', default: 'cpu' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -167,10 +170,12 @@ async function parent() {
     console.log(src.slice(1, src.findIndex((l) => l.startsWith('// Method'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
     return;
   }
+  const clock = values.clock;
+  if (clock !== 'cpu' && clock !== 'wall') fail(`--clock: expected cpu or wall, got ${JSON.stringify(clock)}`);
   if (values.from !== undefined) {
     const results = JSON.parse(readFileSync(values.from, 'utf8'));
-    printTable(results);
-    if (values.markdown) console.log('\n' + renderMarkdown(results, values.from));
+    printTable(results, clock);
+    if (values.markdown) console.log('\n' + renderMarkdown(results, values.from, clock));
     return;
   }
 
@@ -283,15 +288,16 @@ async function parent() {
     machine: machine(),
     settings: { rounds, passes, maxRequests, minPass, sizes: sizes.map((s) => s.label), contenders, missCostsNs: MISS_COSTS_NS },
     defaultPolicy: DEFAULT_POLICY,
+    source: sourceState(),
     traces,
     cells,
   };
   const out = values.out ?? join(root, 'bench/results/app-cost.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(results, null, 1) + '\n');
-  printTable(results);
+  printTable(results, clock);
   console.error(`app-cost: wrote ${relative(process.cwd(), out)} in ${results.seconds} s`);
-  if (values.markdown) console.log('\n' + renderMarkdown(results, relative(root, out)));
+  if (values.markdown) console.log('\n' + renderMarkdown(results, relative(root, out), clock));
 }
 
 function runChild(args) {
@@ -302,6 +308,18 @@ function runChild(args) {
   });
   if (r.status !== 0) fail(`child ${args.contender} @ ${args.cap} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+/** The commit dist/ was presumably built from, and any uncommitted changes under src/. */
+function sourceState() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+    const head = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
+    return dirty.length === 0 ? `commit ${head}` : `commit ${head} plus uncommitted changes to ${dirty.join(', ')}`;
+  } catch {
+    return null;
+  }
 }
 
 function machine() {
@@ -347,8 +365,18 @@ function missLabel(ns) {
   return ns >= 1_000_000 ? `${ns / 1_000_000} ms` : `${ns / 1000} µs`;
 }
 
+/**
+ * c, the cost per request a cell's derivations use: the process's CPU time per request
+ * ('cpu', the default) or wall time ('wall'). On this shared machine other work deschedules
+ * the benchmark for long stretches; wall time then counts time the cache did not run, so it
+ * varies with the load, while CPU time is what the requests cost the process.
+ */
+function costOf(cell, clock) {
+  return clock === 'cpu' && cell.cpuNsPerRequest !== undefined ? cell.cpuNsPerRequest : cell.nsPerRequest;
+}
+
 /** Rows grouped by (trace, size), each with its derived columns. */
-function derive(results) {
+function derive(results, clock) {
   const groups = [];
   for (const c of results.cells) {
     let g = groups.find((x) => x.trace === c.trace && x.cap === c.cap);
@@ -358,20 +386,20 @@ function derive(results) {
   for (const g of groups) {
     const base = g.rows.find((r) => r.contender === CONTENDER_LRU_CACHE);
     for (const r of g.rows) {
-      r.times = MISS_COSTS_NS.map((m) => timePerRequest(r.nsPerRequest, r.hitRatio, m));
-      r.vsBase = base && r !== base ? breakEven(r.nsPerRequest, r.hitRatio, base.nsPerRequest, base.hitRatio) : null;
+      r.times = MISS_COSTS_NS.map((m) => timePerRequest(costOf(r, clock), r.hitRatio, m));
+      r.vsBase = base && r !== base ? breakEven(costOf(r, clock), r.hitRatio, costOf(base, clock), base.hitRatio) : null;
     }
   }
   return groups;
 }
 
-function printTable(results) {
-  const groups = derive(results);
-  const head = ['trace', 'size', 'contender', 'ns/req', 'hit %', ...MISS_COSTS_NS.map((m) => `t@${missLabel(m)}`), 'vs lru-cache'];
+function printTable(results, clock) {
+  const groups = derive(results, clock);
+  const head = ['trace', 'size', 'contender', `c ns (${clock})`, 'wall ns', 'hit %', ...MISS_COSTS_NS.map((m) => `t@${missLabel(m)}`), 'vs lru-cache'];
   const lines = [head];
   for (const g of groups) {
     for (const r of g.rows) {
-      lines.push([g.trace, `${g.cap} (${g.size})`, r.contender, r.nsPerRequest.toFixed(1), (r.hitRatio * 100).toFixed(2), ...r.times.map(fmtTime), r.vsBase ? fmtBreakEven(r.vsBase) : '-']);
+      lines.push([g.trace, `${g.cap} (${g.size})`, r.contender, costOf(r, clock).toFixed(1), r.nsPerRequest.toFixed(1), (r.hitRatio * 100).toFixed(2), ...r.times.map(fmtTime), r.vsBase ? fmtBreakEven(r.vsBase) : '-']);
     }
   }
   const w = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
@@ -389,14 +417,15 @@ function fmtRel(t, base) {
  * The markdown for docs/benchmarks.md: how it was made, a summary for the default policy, and
  * the full table. Generated whole, so a rerun replaces it mechanically.
  */
-export function renderMarkdown(results, file) {
-  const groups = derive(results);
+export function renderMarkdown(results, file, clock) {
+  const groups = derive(results, clock);
+  const cpu = clock === 'cpu' && results.cells.every((c) => c.cpuNsPerRequest !== undefined);
   const s = results.settings;
   const m = results.machine;
   const def = results.defaultPolicy ?? 'wtinylfu';
   const L = [];
-  L.push(`<!-- app-cost:start (generated by \`node bench/app-cost.mjs --from=${file} --markdown\`; edit around it) -->`);
-  L.push(`- Command: \`${results.command}\`, ${results.started.slice(0, 10)} (${results.started.slice(11, 16)} to ${results.finished.slice(11, 16)} UTC, ${results.seconds} s); results \`${file}\`.`);
+  L.push(`<!-- app-cost:start (generated by \`node bench/app-cost.mjs --from=${file} --markdown${clock === 'cpu' ? '' : ' --clock=wall'}\`; edit around it) -->`);
+  L.push(`- Command: \`${results.command}\`, ${results.started.slice(0, 10)} (${results.started.slice(11, 16)} to ${results.finished.slice(11, 16)} UTC, ${results.seconds} s); results \`${file}\`${results.source ? `; cortado built from ${results.source}` : ''}.`);
   const load = results.cells.filter((c) => c.cpuNsPerRequest > 0).map((c) => c.nsPerRequest / c.cpuNsPerRequest).sort((a, b) => a - b);
   L.push(
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.os}, Node ${m.node}; shared with other work, so noisy: medians` +
@@ -404,7 +433,11 @@ export function renderMarkdown(results, file) {
   );
   L.push(
     `- ${s.rounds} fresh process(es) per contender and cell, each ${s.passes} timed passes of at least ${s.minPass.toLocaleString('en-US')} requests after one untimed warm-up pass; ` +
-      `c is the median pass${s.rounds > 1 ? ', then the median over processes' : ''}, in wall time. At most the first ${s.maxRequests.toLocaleString('en-US')} requests of a trace are replayed` +
+      `c is the median pass${s.rounds > 1 ? ', then the median over processes' : ''}, ` +
+      (cpu
+        ? 'in CPU time of the process (`process.cpuUsage()`, all its threads, so garbage collection counts; wall time is in the last column, for comparison). At most'
+        : 'in wall time. At most') +
+      ` the first ${s.maxRequests.toLocaleString('en-US')} requests of a trace are replayed` +
       (results.traces.some((t) => t.replayed < t.requests)
         ? ` (${results.traces.filter((t) => t.replayed < t.requests).map((t) => `${t.name}: ${t.replayed.toLocaleString('en-US')} of ${t.requests.toLocaleString('en-US')}`).join('; ')}).`
         : '; every trace was replayed whole.'),
@@ -422,8 +455,33 @@ export function renderMarkdown(results, file) {
     L.push(`| --- | ---: | ---: | ---: | ---: | ---: | --- | ${MISS_COSTS_NS.map(() => '---:').join(' | ')} |`);
     for (const { g, d, b } of pairs) {
       L.push(
-        `| ${g.trace} | ${g.cap.toLocaleString('en-US')} (${g.size}) | ${d.nsPerRequest.toFixed(0)} ns | ${b.nsPerRequest.toFixed(0)} ns | ${(d.hitRatio * 100).toFixed(2)}% | ${(b.hitRatio * 100).toFixed(2)}% | ` +
+        `| ${g.trace} | ${g.cap.toLocaleString('en-US')} (${g.size}) | ${costOf(d, clock).toFixed(0)} ns | ${costOf(b, clock).toFixed(0)} ns | ${(d.hitRatio * 100).toFixed(2)}% | ${(b.hitRatio * 100).toFixed(2)}% | ` +
           `${fmtBreakEven(d.vsBase)} | ${d.times.map((t, i) => fmtRel(t, b.times[i])).join(' | ')} |`,
+      );
+    }
+    L.push('');
+    // The same, in numbers a reader can quote (regenerated with the table).
+    const ratio = pairs.map(({ d, b }) => costOf(d, clock) / costOf(b, clock));
+    const extra = pairs.map(({ d, b }) => costOf(d, clock) - costOf(b, clock));
+    const be = pairs.map(({ d }) => d.vsBase);
+    const paysAt = (ns) => be.filter((x) => x.kind === 'always' || (x.kind === 'above' && x.ns <= ns)).length;
+    const span = (xs, f) => `${f(Math.min(...xs))} to ${f(Math.max(...xs))}`;
+    L.push(`In numbers (${pairs.length} trace/size cells):`);
+    L.push('');
+    L.push(
+      `- c: \`${def}\` costs ${span(ratio, (x) => `${x.toFixed(2)}×`)} lru-cache's per request (${span(extra, (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(0)} ns`)}).`,
+    );
+    L.push(
+      `- Break-even miss cost (above it, the hit-ratio gain outweighs the extra c): at most 1 µs in ${paysAt(1_000)} cells, at most 3 µs in ${paysAt(3_000)}, ` +
+        `10 µs in ${paysAt(10_000)}, 100 µs in ${paysAt(100_000)}, 1 ms in ${paysAt(1_000_000)}; no break-even (lower hit ratio) in ${be.filter((x) => x.kind === 'never' || x.kind === 'below').length}.`,
+    );
+    for (let i = 0; i < MISS_COSTS_NS.length; i++) {
+      const rel = pairs.map(({ d, b }) => d.times[i] / b.times[i] - 1);
+      const faster = rel.filter((x) => x < -0.005).length;
+      const slower = rel.filter((x) => x > 0.005).length;
+      L.push(
+        `- Miss ${missLabel(MISS_COSTS_NS[i])}: time per request ${span(rel, (x) => `${x <= 0 ? '−' : '+'}${Math.abs(x * 100).toFixed(1)}%`)} against lru-cache; ` +
+          `lower in ${faster} cells, within ±0.5% in ${pairs.length - faster - slower}, higher in ${slower}.`,
       );
     }
     L.push('');
@@ -432,8 +490,8 @@ export function renderMarkdown(results, file) {
   // ---- every contender ----
   L.push('Every contender (bold: the lowest time per request of its trace and size at that miss cost; in brackets: against lru-cache):');
   L.push('');
-  L.push(`| trace | size | contender | c (ns/request) | h (hit %) | ${MISS_COSTS_NS.map((x) => `t, miss ${missLabel(x)}`).join(' | ')} | faster than lru-cache when a miss costs |`);
-  L.push(`| --- | ---: | --- | ---: | ---: | ${MISS_COSTS_NS.map(() => '---:').join(' | ')} | --- |`);
+  L.push(`| trace | size | contender | c (ns/request) | h (hit %) | ${MISS_COSTS_NS.map((x) => `t, miss ${missLabel(x)}`).join(' | ')} | faster than lru-cache when a miss costs |${cpu ? ' wall ns/request |' : ''}`);
+  L.push(`| --- | ---: | --- | ---: | ---: | ${MISS_COSTS_NS.map(() => '---:').join(' | ')} | --- |${cpu ? ' ---: |' : ''}`);
   for (const g of groups) {
     const base = g.rows.find((r) => r.contender === CONTENDER_LRU_CACHE);
     const best = MISS_COSTS_NS.map((_, i) => Math.min(...g.rows.map((r) => r.times[i])));
@@ -444,8 +502,8 @@ export function renderMarkdown(results, file) {
         return base && r !== base ? `${v} (${fmtRel(t, base.times[i])})` : v;
       };
       L.push(
-        `| ${first ? g.trace : ''} | ${first ? `${g.cap.toLocaleString('en-US')} (${g.size})` : ''} | ${r.contender} | ${r.nsPerRequest.toFixed(0)} | ${(r.hitRatio * 100).toFixed(2)} | ` +
-          `${r.times.map(cell).join(' | ')} | ${r.vsBase ? fmtBreakEven(r.vsBase) : '-'} |`,
+        `| ${first ? g.trace : ''} | ${first ? `${g.cap.toLocaleString('en-US')} (${g.size})` : ''} | ${r.contender} | ${costOf(r, clock).toFixed(0)} | ${(r.hitRatio * 100).toFixed(2)} | ` +
+          `${r.times.map(cell).join(' | ')} | ${r.vsBase ? fmtBreakEven(r.vsBase) : '-'} |${cpu ? ` ${r.nsPerRequest.toFixed(0)} |` : ''}`,
       );
     });
   }
