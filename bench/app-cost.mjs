@@ -13,7 +13,7 @@
 // derives t(m) for m = 10 µs, 100 µs and 1 ms, and the miss cost above which each policy's
 // hit-ratio gain pays for its per-request cost against lru-cache (the break-even miss cost).
 //
-//   node bench/app-cost.mjs                      full run (about 8 minutes on the 2-core VM)
+//   node bench/app-cost.mjs                      full run (about 6 minutes of CPU on the 2-core VM)
 //   node bench/app-cost.mjs --quick              10% size only, 1 round, first 500,000 requests
 //   node bench/app-cost.mjs --markdown           also print the markdown table for docs/benchmarks.md
 //   node bench/app-cost.mjs --from=FILE --markdown   render a results file again without measuring
@@ -278,6 +278,15 @@ async function parent() {
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+  // Two exact LRUs must agree request for request: a cheap check that both replays are sound.
+  for (const c of cells) {
+    if (c.contender !== 'lru') continue;
+    const other = cells.find((x) => x.trace === c.trace && x.cap === c.cap && x.contender === CONTENDER_LRU_CACHE);
+    if (other && other.hitRatio !== c.hitRatio) {
+      console.error(`app-cost: WARNING ${c.trace} @ ${c.cap}: cortado lru hit ratio ${c.hitRatio} but lru-cache ${other.hitRatio}; both are exact LRU`);
+      process.exitCode = 1;
+    }
   }
   const finished = new Date();
   const results = {
