@@ -217,6 +217,11 @@ async function parent() {
     .filter((f) => sim.formatFromName(f) !== null && !/readme/i.test(f))
     .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const wanted = values.traces === undefined ? null : new Set(values.traces.split(',').map((s) => s.trim()));
+  if (wanted !== null) {
+    const names = [];
+    for (const f of files) names.push((await sim.inspectTrace(join(traceDir, f), null)).name);
+    for (const w of wanted) if (!names.includes(w)) fail(`--traces: no trace ${JSON.stringify(w)} in ${traceDir}; there: ${names.join(', ')}`);
+  }
 
   const started = new Date();
   const tmp = mkdtempSync(join(os.tmpdir(), 'cortado-app-cost-'));
