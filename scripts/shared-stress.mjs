@@ -137,6 +137,18 @@ try {
   const v = cache._validate();
   const s = cache.stats();
   console.log(`validator: ${v.entries} entries, ${v.pinned} pinned, ${v.orphans} orphans, ${v.threads} thread slots in use`);
+  if (v.pinned > 0) {
+    // Which entries are left pinned (diagnostics from the internal store).
+    const st = cache._store;
+    const I = st.I;
+    for (let d = 0; d < st.ndesc; d++) {
+      const w = st.descWord(d);
+      const pins = st.U16[(w << 1) + 2];
+      if (pins === 0 || (I[w + 7] & (1 << 16)) === 0) continue;
+      const key = new TextDecoder().decode(st.keyBytes(d));
+      console.log(`pinned: descriptor ${d} key ${key} pins ${pins} flags 0x${((I[w + 7] >>> 16) & 0xff).toString(16)} version ${I[w]} policy byte 0x${st.U8[(w << 2) + 6].toString(16)}`);
+    }
+  }
   console.log(`${ops} operations by ${spawned} workers in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${terminated} terminated, ${s.rolledBackSteps} of them inside a write step; ${s.recoveredThreads} recovered`);
   console.log(`wrong values: ${failures.length} (${((failures.length * 1e6) / Math.max(1, ops)).toFixed(3)} per million operations)`);
   if (v.pinned !== 0 || v.orphans !== 0 || v.threads !== 1 || s.recoveredThreads !== spawned) ok = false;

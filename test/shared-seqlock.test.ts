@@ -41,6 +41,8 @@ interface Store {
   I: Int32Array;
   U8: Uint8Array;
   me: number;
+  regBase: number;
+  handles: number;
   heapStart: number;
   heapEnd: number;
   bucket0: number;
@@ -350,6 +352,23 @@ describe('SharedCache: a writer that dies mid-step, recovered by another partici
     assert.equal(val.pinned, 0);
     assert.equal(val.orphans, 0);
     assert.equal(b.stats().rolledBackSteps, 0, 'nothing rolled back');
+  });
+
+  test('a worker dead between allocate()\'s pin and its registry update: the item is freed, no pin left', () => {
+    const { a, b, sa, sb } = pair({ maxBytes: 1 << 16, maxEntries: 16 });
+    const h = a.allocate('Q', 100);
+    assert.ok(h !== undefined);
+    // Put the registry entry back in the state it has between the pin and its update (the
+    // R_INTENT bit, store.ts): the worker dies there.
+    let slot = -1;
+    for (let i = 0; i < sa.handles; i++) if (sa.I[sa.regBase + i] !== 0) slot = i;
+    assert.ok(slot >= 0);
+    sa.I[sa.regBase + slot] |= 1 << 29;
+    assert.ok(sb.tryRecover(sa.me, new Set([sa.me])), 'recovered');
+    const val = b._validate();
+    assert.equal(val.pinned, 0, 'pins left');
+    assert.equal(val.orphans, 0, 'orphans left');
+    assert.equal(b.stats().usedBytes, 0, 'its block was freed');
   });
 
   test('a writer dead in the middle of an in-place write: the entry is removed, never seen half-written', () => {
