@@ -494,11 +494,11 @@ export class SharedStore {
 
   /**
    * Undo the current step (the holder's own exception, or a dead holder's step), unless its
-   * publication was done (then the step is complete: kept); true when something was undone. In three passes, so that
-   * lock-free readers never see an even version over bytes that are still changing: every
-   * version word the step wrote goes odd, then the other words are restored (newest
-   * first), then each version word gets its value from before the step + 2 (never a value a
-   * reader may have seen on that descriptor).
+   * publication was done (then the step is complete: kept); true when something was undone.
+   * In three passes, so that lock-free readers never see an even version over bytes that
+   * are still changing: every version word the step wrote goes odd, then the other words
+   * are restored (newest first), then each version word gets its value from before the step
+   * + 2 (never a value a reader may have seen on that descriptor).
    */
   rollback(): boolean {
     const I = this.I;
