@@ -32,7 +32,7 @@
 /** Magic number in word 0: "CRTD". */
 export const MAGIC = 0x43525444;
 /** Layout version in word 1; attach() refuses another. */
-export const FORMAT = 2;
+export const FORMAT = 3;
 
 // ---- header words --------------------------------------------------------------------
 export const H_MAGIC = 0;
@@ -101,8 +101,7 @@ export const H_REG_STRIDE = 55;
 /** Descriptor free list (through the hash-next word) and the first never-used descriptor. */
 export const H_DESC_FREE = 51;
 export const H_DESC_HIGH = 52;
-/** Incarnation counter: each new item takes the next even version. */
-export const H_NEXT_VERSION = 53;
+/** Word 53: unused (format 2's global version counter; versions are per descriptor since format 3). */
 /** Allocator: bitmap of non-empty bins (8 words), then the bin heads. */
 export const H_BITMAP = 56;
 export const NBINS = 248;

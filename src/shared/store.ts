@@ -6,9 +6,12 @@
  *  - Reads take no lock. An item's descriptor carries a version (a seqlock): a reader loads
  *    it (even = stable), reads the key, expiry and value, and loads it again; any change
  *    means the item was replaced, freed or reused meanwhile, and the reader retries from the
- *    bucket (a bounded number of times, then reports a miss). Each item incarnation takes a
- *    fresh even version from a global counter, so reuse of a descriptor is detected (the
- *    ABA protection of the lock-free S3-FIFO seed: a tag validated before and after).
+ *    bucket (a bounded number of times, then reports a miss). A descriptor's version only
+ *    grows (odd on free, the next even value for each new item on it), so reuse of a
+ *    descriptor is detected (the ABA protection of the lock-free S3-FIFO seed: a tag
+ *    validated before and after). The writer's side of the seqlock: no byte a reader may
+ *    copy (descriptor fields, the block's value length, key and value) changes while the
+ *    version still holds a value a reader may have loaded: the version changes first.
  *  - Descriptors are type-stable: 32-byte records at fixed places that are never anything
  *    else. That is what makes the two writes a lock-free thread may do safe: a hit mark
  *    (SIEVE's visited bit, S3-FIFO's 2-bit counter: one atomic store or compare-exchange on
@@ -28,7 +31,9 @@
  *    terminated at any instant leaves at most one step half done; watch() in the creating
  *    thread rolls it back, releases the lock, and unpins what the dead worker's handles held
  *    (its registry). Version words are rolled back to old + 2, never to a value a reader may
- *    already have seen.
+ *    already have seen, and only after the words they guard are restored. A step whose
+ *    publication (the store that makes its new item reachable, its last write) was done is
+ *    complete and kept: what lookups found and pinned is never taken back.
  *  - A pin (handle) is a count in the descriptor plus an entry in the holder's registry,
  *    written in an order that leaves, at worst, one pin too many (the item stays pinned)
  *    when a worker dies between two adjacent atomic instructions, and never one too few.
@@ -53,7 +58,7 @@ import {
   H_CONTENDED, H_COUNT, H_DESC0, H_DESC_FREE, H_DESC_HIGH, H_EPOCH_F64, H_FORMAT, H_G_HEAD, H_G_LIVE, H_G_USED,
   H_GHOST_CAP, H_GHOST_RING0, H_GHOST_RING_SIZE, H_GHOST_TABLE0, H_GHOST_TMASK, H_HAND, H_HANDLES,
   H_HEAP_END, H_HEAP_START, H_LIVE_BYTES, H_LOCK, H_LOG0, H_LOG_LEN, H_M_BYTES, H_M_CAP_B, H_M_CAP_E,
-  H_M_COUNT, H_M_HEAD, H_M_TAIL, H_MAGIC, H_MAX_ENTRIES, H_NBUCKETS, H_NDESC, H_NEXT_VERSION, H_PART0,
+  H_M_COUNT, H_M_HEAD, H_M_TAIL, H_MAGIC, H_MAX_ENTRIES, H_NBUCKETS, H_NDESC, H_PART0,
   H_PARTS, H_POLICY, H_REG_STRIDE, H_RECOVERED, H_ROLLED_BACK, H_Q_HEAD, H_Q_TAIL, H_REG0, H_S_BYTES, H_S_CAP_B, H_S_CAP_E, H_S_COUNT, H_S_HEAD,
   H_S_TAIL, H_SEED, H_STATS0, H_TTL, H_USED_BYTES, LOG_ENTRIES, M_FREQ, M_VISITED, M_WRITING, MAGIC,
   MIN_BLOCK, NBINS, NIL, S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_HITS, S_INSERTS, S_MISSES,
@@ -78,6 +83,8 @@ const SPINS = 4096;
 const WAIT_MS = 2;
 /** Physical neighbours evicted at most to widen one hole. */
 const MAX_NEIGHBOURS = 64;
+/** Undo-log mark of a publication (wp()); word indices are below 2^29 (maxBytes <= 2^31). */
+const L_PUBLISH = 1 << 30;
 
 /** Registry entry: descriptor + 1 in bits 0-26, kind in 27-28, state bits 29-30. */
 export const R_DESC = (1 << 27) - 1;
@@ -215,7 +222,6 @@ export class SharedStore {
     I[H_M_CAP_B] = heap - Math.floor(heap * 0.1);
     I[H_DESC_FREE] = NIL;
     I[H_DESC_HIGH] = 0;
-    I[H_NEXT_VERSION] = 2;
     const b0 = z.bucket0 >>> 2;
     I.fill(NIL, b0, b0 + z.nbuckets);
     // Descriptors start odd (free).
@@ -465,22 +471,65 @@ export class SharedStore {
     Atomics.store(I, i, v);
   }
 
+  /**
+   * Logged publication: the store that makes a new item reachable from its bucket, always
+   * the last write of its step. Its log entry is marked, so that a step whose publication
+   * was done counts as committed (rollback() keeps it): an item that lock-free threads may
+   * have found, and pinned, is never taken back.
+   */
+  wp(i: number, v: number): void {
+    const I = this.I;
+    const n = I[H_LOG_LEN]!;
+    if (n >= LOG_ENTRIES) throw new Error('cortado: SharedCache undo log overflow (a bug)');
+    const e = this.log0 + 2 * n;
+    I[e] = i | L_PUBLISH;
+    I[e + 1] = I[i]!;
+    I[H_LOG_LEN] = n + 1;
+    Atomics.store(I, i, v);
+  }
+
   commit(): void {
     Atomics.store(this.I, H_LOG_LEN, 0);
   }
 
-  /** Undo the current step (the holder's own exception, or a dead holder's step). */
-  rollback(): void {
+  /**
+   * Undo the current step (the holder's own exception, or a dead holder's step), unless its
+   * publication was done (then the step is complete: kept); true when something was undone.
+   * In three passes, so that lock-free readers never see an even version over bytes that
+   * are still changing: every version word the step wrote goes odd, then the other words
+   * are restored (newest first), then each version word gets its value from before the step
+   * + 2 (never a value a reader may have seen on that descriptor).
+   */
+  rollback(): boolean {
     const I = this.I;
     const n = Math.min(I[H_LOG_LEN]!, LOG_ENTRIES);
+    if (n === 0) return false;
+    const last = this.log0 + 2 * (n - 1);
+    const li = I[last]!;
+    if (li >= 0 && (li & L_PUBLISH) !== 0 && I[li & ~L_PUBLISH] !== I[last + 1]) {
+      Atomics.store(I, H_LOG_LEN, 0);
+      return false;
+    }
+    for (let k = 0; k < n; k++) {
+      const i = I[this.log0 + 2 * k]!;
+      if (i < 0) Atomics.or(I, ~i, 1);
+    }
     for (let k = n - 1; k >= 0; k--) {
       const e = this.log0 + 2 * k;
       const i = I[e]!;
-      const old = I[e + 1]!;
-      if (i < 0) Atomics.store(I, ~i, (old + 2) | 0);
-      else Atomics.store(I, i, old);
+      if (i >= 0) Atomics.store(I, i & ~L_PUBLISH, I[e + 1]!);
+    }
+    // Oldest entry first, and only that one per word: no transient value in between.
+    const done = new Set<number>();
+    for (let k = 0; k < n; k++) {
+      const e = this.log0 + 2 * k;
+      const i = I[e]!;
+      if (i >= 0 || done.has(~i)) continue;
+      done.add(~i);
+      Atomics.store(I, ~i, (I[e + 1]! + 2) | 0);
     }
     Atomics.store(I, H_LOG_LEN, 0);
+    return true;
   }
 
   /** Run fn under the lock; an exception rolls its unfinished step back. */
@@ -583,7 +632,13 @@ export class SharedStore {
       this.w(ow, size | (hdr & B_PREV_FREE));
     } else {
       this.w(ow, have | (hdr & B_PREV_FREE));
+      // The whole block is taken, so its footer (its last word, the size that a backward
+      // coalesce of the next block reads) may be overwritten by the new item's key and
+      // value, which build() copies unlogged. Log it, so that a rolled-back step gives the
+      // free block back whole: a footer left holding value bytes made a later free() read a
+      // garbage size and write far outside the block (the header's format word, the lock).
       const nw = (off + have) >>> 2;
+      this.w(nw - 1, I[nw - 1]!);
       this.w(nw, I[nw]! & ~B_PREV_FREE);
     }
     this.w(H_USED_BYTES, ((I[H_USED_BYTES]! >>> 0) + ((I[ow]! & ~7) >>> 0)) | 0);
@@ -642,22 +697,22 @@ export class SharedStore {
     return hi;
   }
 
-  /** Give an item's descriptor and block back (it is unlinked and unpinned). */
+  /**
+   * Give an item's descriptor and block back (it is unlinked and unpinned). The version goes
+   * odd first, before free() writes the free-list links and the footer into the block (over
+   * its value length and its last value bytes): a lock-free reader that found the item
+   * before it was unlinked and copies its value meanwhile must see the version change at
+   * its second load. (With the version changed after free(), such a reader could copy the
+   * footer as the value's last bytes and still load the old version: a torn value.)
+   */
   destroy(d: number): void {
     const I = this.I;
     const w = this.descWord(d);
-    this.free(I[w + D_DATA]! >>> 0);
     this.wv(w + D_VER, (I[w + D_VER]! + 1) | 0); // odd: free
+    this.free(I[w + D_DATA]! >>> 0);
     this.wa(w + D_KEYW, 0);
     this.w(w + D_HNEXT, I[H_DESC_FREE]!);
     this.w(H_DESC_FREE, d);
-  }
-
-  /** Next incarnation's version (even). */
-  private nextVersion(): number {
-    const v = this.I[H_NEXT_VERSION]!;
-    this.w(H_NEXT_VERSION, (v + 2) | 0);
-    return v;
   }
 
   /**
@@ -696,7 +751,12 @@ export class SharedStore {
     // Byte 7 of word 1: the hash's top byte, a tag that lets lookups skip most other keys of
     // a chain without touching their blocks (a fresh descriptor: nobody reads it yet).
     U8[(w << 2) + 7] = h >>> 24;
-    this.wv(w + D_VER, this.nextVersion());
+    // The descriptor's own next (even) version: a descriptor's version only ever grows (by 1
+    // per free and build, 2 per in-place write or rollback), so no reader can see a value it
+    // saw before on the same descriptor with other contents. (A global counter of versions
+    // was rolled back with a dead writer's step and handed the same version to the next
+    // item built on the same descriptor, and in-place writes' +2 could meet its values.)
+    this.wv(w + D_VER, (I[w + D_VER]! + 1) | 0);
     return d;
   }
 
@@ -725,34 +785,36 @@ export class SharedStore {
   private chainLink(d: number, h: number): void {
     const b = this.bucket0 + (h & this.bmask);
     this.wa(this.descWord(d) + D_HNEXT, this.I[b]!);
-    this.wa(b, d); // publication
+    this.wp(b, d); // publication
   }
 
-  /** Put `nd` where `od` is in its chain (od leaves it). */
+  /** Put `nd` where `od` is in its chain (od leaves it): the publication of nd. */
   private chainReplace(od: number, nd: number, h: number): void {
     const I = this.I;
     this.wa(this.descWord(nd) + D_HNEXT, I[this.descWord(od) + D_HNEXT]!);
-    this.chainSet(od, nd, h);
+    this.chainSet(od, nd, h, true);
   }
 
   private chainUnlink(d: number, h: number): void {
-    this.chainSet(d, this.I[this.descWord(d) + D_HNEXT]!, h);
+    this.chainSet(d, this.I[this.descWord(d) + D_HNEXT]!, h, false);
   }
 
-  /** Make whatever points at d in its chain point at `to`. */
-  private chainSet(d: number, to: number, h: number): void {
+  /** Make whatever points at d in its chain point at `to` (a publication of `to` when `publish`). */
+  private chainSet(d: number, to: number, h: number, publish: boolean): void {
     const I = this.I;
     const b = this.bucket0 + (h & this.bmask);
     let p = I[b]!;
     if (p === d) {
-      this.wa(b, to);
+      if (publish) this.wp(b, to);
+      else this.wa(b, to);
       return;
     }
     while (p !== NIL) {
       const pw = this.descWord(p) + D_HNEXT;
       const n = I[pw]!;
       if (n === d) {
-        this.wa(pw, to);
+        if (publish) this.wp(pw, to);
+        else this.wa(pw, to);
         return;
       }
       p = n;
@@ -1081,9 +1143,9 @@ export class SharedStore {
   }
 
   /**
-   * Item nd replaces linked od (same key): same queue place, counted as an access. nd is
-   * published before od is marked unlinked, so that a concurrent lookup of the key finds
-   * one or the other and never a miss.
+   * Item nd replaces linked od (same key): same queue place, counted as an access. The
+   * publication of nd is the step's last write (see wp()), so od is marked unlinked just
+   * before it: a lookup of the key in between misses for that instant.
    */
   linkReplace(od: number, nd: number, h: number, liveBytes: number): void {
     const I = this.I;
@@ -1092,8 +1154,8 @@ export class SharedStore {
     this.wa(nw + D_KEYW, (I[nw + D_KEYW]! & ~F_ALLOC) | F_LINKED);
     this.policyReplace(od, nd);
     this.w(H_LIVE_BYTES, ((I[H_LIVE_BYTES]! >>> 0) + liveBytes - this.liveOf(od)) | 0);
-    this.chainReplace(od, nd, h); // publication
     this.wa(ow + D_KEYW, I[ow + D_KEYW]! & ~(F_LINKED | F_MAIN));
+    this.chainReplace(od, nd, h); // publication
   }
 
   liveOf(d: number): number {
@@ -1214,8 +1276,7 @@ export class SharedStore {
       if (Atomics.compareExchange(I, H_LOCK, 0, mine) !== 0) return false;
     } else if (dead.has(cur - 1)) {
       if (Atomics.compareExchange(I, H_LOCK, cur, mine) !== cur) return false;
-      if (I[H_LOG_LEN] !== 0) Atomics.add(I, H_ROLLED_BACK, 1);
-      this.rollback();
+      if (this.rollback()) Atomics.add(I, H_ROLLED_BACK, 1);
     } else {
       return false;
     }
@@ -1224,13 +1285,25 @@ export class SharedStore {
       for (let i = 0; i < this.handles; i++) {
         const e = I[reg + i]!;
         if (e === 0) continue;
-        // INTENT / RELEASING: the pin may or may not have been taken: leave it (at worst the
-        // item stays pinned; never unpinned twice).
-        if ((e & (R_INTENT | R_RELEASING)) === 0) {
+        // RELEASING: the pin may or may not have been dropped: leave it (at worst the item
+        // stays pinned; never unpinned twice). INTENT (allocate(), between its commit and
+        // its pin): the item is its own (F_ALLOC, found by no lookup), so a pin on it is the
+        // one the dead worker took, unless another thread's pin on an earlier item of that
+        // descriptor is being validated and dropped at this very instant (then it stays
+        // pinned). Leaving it, as before, left the item pinned for good about once per 500
+        // terminations under load (scripts/shared-stress.mjs).
+        const mine =
+          (e & R_RELEASING) === 0 &&
+          ((e & R_INTENT) === 0 || this.allocPinned((e & R_DESC) - 1));
+        if (mine) {
           const d = (e & R_DESC) - 1;
           const w = this.descWord(d);
           const kind = e & R_KIND;
           if (kind === R_WRITE) {
+            // An in-place write cut short: the bytes may be half old, half new, and nothing
+            // logged them. The entry goes (lookups miss it, as they did while it was being
+            // written), rather than coming back torn; the sweep below frees it.
+            if ((I[w + D_KEYW]! & F_LINKED) !== 0) this.unlink(d, this.hashOf(d));
             this.wv(w + D_VER, (I[w + D_VER]! + 2) | 0);
             Atomics.and(this.U8, (w << 2) + 6, ~M_WRITING);
           }
@@ -1256,6 +1329,13 @@ export class SharedStore {
       this.unlock();
     }
     return true;
+  }
+
+  /** Whether descriptor d holds an allocate()d item not inserted yet, with a pin on it. */
+  private allocPinned(d: number): boolean {
+    const w = this.descWord(d);
+    const kw = this.I[w + D_KEYW]!;
+    return (kw & (F_USED | F_ALLOC | F_LINKED)) === (F_USED | F_ALLOC) && Atomics.load(this.U16, (w << 1) + 2) > 0;
   }
 
   /** Free items that are neither linked nor pinned nor claimed by a live handle (left by a step cut short between its commits). */
