@@ -37,12 +37,13 @@
 // whole trace from a cold cache, so its hit ratio is the trace's (cold misses included, as in
 // docs/hit-ratio.md) and it is the same in every pass. cortado caches get `seed: 1` so hit
 // ratios are reproducible and equal to docs/hit-ratio.md's at the same sizes.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sourceState } from '../scripts/source-state.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -302,7 +303,7 @@ async function parent() {
     machine: machine(),
     settings: { rounds, passes, maxRequests, minPass, sizes: sizes.map((s) => s.label), contenders, missCostsNs: MISS_COSTS_NS },
     defaultPolicy: DEFAULT_POLICY,
-    source: sourceState(),
+    source: sourceState(root),
     traces,
     cells,
   };
@@ -322,18 +323,6 @@ function runChild(args) {
   });
   if (r.status !== 0) fail(`child ${args.contender} @ ${args.cap} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
-/** The commit dist/ was presumably built from, and any uncommitted changes under src/. */
-function sourceState() {
-  try {
-    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-    const head = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
-    return dirty.length === 0 ? `commit ${head}` : `commit ${head} plus uncommitted changes to ${dirty.join(', ')}`;
-  } catch {
-    return null;
-  }
 }
 
 function machine() {

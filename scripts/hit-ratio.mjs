@@ -23,7 +23,7 @@ import { dirname, join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { execFileSync } from 'node:child_process';
+import { sourceState } from './source-state.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sim = await import(join(root, 'dist/sim/index.js'));
@@ -166,7 +166,7 @@ async function mainThread() {
     g.unique = r0.uniqueKeys;
   }
   const elapsedRun = (Date.now() - started) / 1000;
-  const run = { date: new Date().toISOString(), only: values.only ?? null, policies: values.policies ?? null, seconds: Math.round(elapsedRun), source: sourceState() };
+  const run = { date: new Date().toISOString(), only: values.only ?? null, policies: values.policies ?? null, seconds: Math.round(elapsedRun), source: sourceState(root) };
 
   // ---- merge a partial run into the last full results ----
   let allGroups = groups;
@@ -213,18 +213,6 @@ async function mainThread() {
 // ---------------------------------------------------------------------------------------
 // The document
 // ---------------------------------------------------------------------------------------
-
-/** The commit the replayed code came from, and any uncommitted changes under src/. */
-function sourceState() {
-  try {
-    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-    const head = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).map((l) => l.slice(3));
-    return dirty.length === 0 ? `commit ${head}` : `commit ${head} plus uncommitted changes to ${dirty.join(', ')}`;
-  } catch {
-    return null;
-  }
-}
 
 function pct(x) {
   return (x * 100).toFixed(2);

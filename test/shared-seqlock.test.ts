@@ -16,6 +16,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SharedCache, type SharedPolicyName } from 'cortado/shared';
+import { prng } from './helpers.js';
 
 /** The memory map (dist/shared/layout.js is not a public export; this test reads the built one). */
 interface Layout {
@@ -178,17 +179,6 @@ function instrumented<T>(st: Store, checker: SeqlockChecker, killAt: number, fn:
   }
 }
 
-function mulberry(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('SharedCache seqlock: what a lock-free reader may copy under one version never changes', () => {
   test('delete, replace and eviction: the version changes before the freed block does', () => {
     for (const policy of ['sieve', 's3fifo'] as SharedPolicyName[]) {
@@ -214,7 +204,7 @@ describe('SharedCache seqlock: what a lock-free reader may copy under one versio
     let checks = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const policy: SharedPolicyName = seed % 2 === 0 ? 'sieve' : 's3fifo';
-      const rand = mulberry(seed);
+      const rand = prng(seed);
       const cache = new SharedCache({ maxBytes: 1 << 16, maxEntries: 24, policy, maxHandles: 8 });
       const st = storeOf(cache);
       const checker = new SeqlockChecker(st);
