@@ -4,11 +4,12 @@
 //   node bench/long-keys.mjs [--baseline=<dir>] [--rounds=3] [--cap=10000] [--ops=200000]
 //                            [--passes=3] [--shapes=short,long,long-mid] [--workloads=aside,write]
 //                            [--only=a,b] [--zipf=0.8] [--out=<file>]
+//   node bench/long-keys.mjs --v8-long    (V8's own hash of strings over 16,383 units: see v8Long)
 //
 // Key shapes (every trace is built before timing; keys are interned, so each distinct key is
 // one flat string object, hashed once by V8 and then by cortado on each miss):
 //  - short:    `user:<id>:profile`, like bench/workloads.mjs (13-21 units);
-//  - long:     1024 units: a URL with a 1000-unit constant query, the id last (a prefix-shared key);
+//  - long:     1024 units: a URL with a ~1010-unit constant query, the id last (a prefix-shared key);
 //  - long-mid: 1024 units, the id (7 digits, zero-padded) in the middle of constant text: the
 //              worst case for a sampled hash, since only interior units tell keys apart; it is
 //              here for its hit ratio, which shows what sharing sketch counters costs.
@@ -32,10 +33,10 @@ const LONG = 1024;
 function keyMaker(shape) {
   if (shape === 'short') return (id) => `user:${id}:profile`;
   if (shape === 'long') {
-    const head = 'https://api.example.com/v2/search?q=' + 'espresso+'.repeat(111).slice(0, 1000 - 36) + '&id=';
+    const head = 'https://api.example.com/v2/search?q=' + 'espresso+'.repeat(120);
     return (id) => {
-      const tail = String(id);
-      return head + tail + '#'.repeat(Math.max(0, LONG - head.length - tail.length));
+      const tail = `&id=${id}`;
+      return head.slice(0, LONG - tail.length) + tail;
     };
   }
   if (shape === 'long-mid') {
@@ -47,8 +48,8 @@ function keyMaker(shape) {
   throw new Error(`unknown key shape ${shape}`);
 }
 
-/** Flat copy of a string (a rope or a slice becomes one sequential string). */
-const flat = (s) => Buffer.from(s, 'utf16le').toString('utf16le');
+/** Flat one-byte copy of an ASCII string (a rope or a slice becomes one sequential string). */
+const flat = (s) => Buffer.from(s, 'latin1').toString('latin1');
 
 function buildTrace(workload, shape, cap, ops, s) {
   const key = keyMaker(shape);
@@ -124,10 +125,36 @@ const median = (xs) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/**
+ * --v8-long: V8 hashes a string of more than 16,383 units by its length alone, so distinct
+ * keys of one such length all collide in a Map (the index of string keys). This times Map.set
+ * of n distinct keys of 16,000 units (hashed by content) and of 17,000 (hashed by length):
+ * per-operation cost flat in n for the first, growing with n for the second.
+ */
+function v8Long() {
+  console.log('| key length | keys | ns per Map.set |\n|---|---|---|');
+  for (const len of [16_000, 17_000]) {
+    for (const n of [1000, 2000, 4000, 8000]) {
+      const pad = 'x'.repeat(len - 8);
+      const keys = [];
+      for (let i = 0; i < n; i++) keys.push(flat(String(i).padStart(8, '0') + pad));
+      const m = new Map();
+      const t0 = process.hrtime.bigint();
+      for (const k of keys) m.set(k, 1);
+      console.log(`| ${len} | ${n} | ${(Number(process.hrtime.bigint() - t0) / n).toFixed(0)} |`);
+    }
+  }
+  console.log(`\nnode bench/long-keys.mjs --v8-long; ${new Date().toISOString()}; node ${process.version}`);
+}
+
 async function main() {
   const { values } = parseArgs({
-    options: Object.fromEntries(['case', 'baseline', 'rounds', 'cap', 'ops', 'passes', 'shapes', 'workloads', 'only', 'zipf', 'out'].map((n) => [n, { type: 'string' }])),
+    options: {
+      'v8-long': { type: 'boolean' },
+      ...Object.fromEntries(['case', 'baseline', 'rounds', 'cap', 'ops', 'passes', 'shapes', 'workloads', 'only', 'zipf', 'out'].map((n) => [n, { type: 'string' }])),
+    },
   });
+  if (values['v8-long']) return v8Long();
   if (values.case !== undefined) return runCase(JSON.parse(values.case));
   const baseline = values.baseline ?? '';
   const { POLICY_NAMES } = await import('cortado/internal');

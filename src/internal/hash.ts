@@ -7,7 +7,7 @@
  * alike for *every* seed: such a pair is a collision that no seed removes. So hashing is
  * type-tagged: each kind of key is hashed with its own function of the seed, and the kinds
  * cannot be made to line up.
- *  - strings of at most WHOLE_STRING_MAX (64) UTF-16 units: one pass over the code units (a
+ *  - strings of at most WHOLE_STRING_MAX (128) UTF-16 units: one pass over the code units (a
  *    multiply-xorshift per unit), then a murmur3 finaliser; the empty string is tagged (the
  *    bare pass would give it the hash of 0);
  *  - longer strings: a bounded sample (issue #15), see below;
@@ -30,13 +30,12 @@
  * Long strings. The whole-string fold costs about 3-5 ns per unit on the benchmark machine, so
  * a 1 KB key cost microseconds on every miss (and on every S3-FIFO eviction, which re-hashes
  * the victim): 9x the per-operation cost of a short key for the default policy. A string of
- * more than 64 units is hashed by its length and 8 chunks of 8 units: the first and the last
- * (prefixes such as a URL's scheme and host are shared, and so, often, are suffixes), and six
- * chunks in between, one in each sixth of the rest of the string, at an offset inside its
- * sixth drawn from the seed. Its cost is bounded (about the cost of a 64-unit key) whatever
- * the length. What that gives and what it does not:
+ * more than 128 units is hashed by its length, its first 16 and last 16 units (prefixes such as
+ * a URL's scheme and host are shared, and so, often, are suffixes), and six chunks of 8 units
+ * in between, one in each sixth of the rest of the string, at an offset inside its sixth
+ * drawn from the seed: 80 units, whatever the length. What that gives and what it does not:
  *  - keys that differ only in units no chunk reads share a hash for that cache. The first and
- *    last 8 units are read under every seed; any other unit of a 1 KB key under about 1 seed
+ *    last 16 units are read under every seed; any other unit of a 1 KB key under about 1 seed
  *    in 20. A workload whose long keys differ only in a few units of their middle (an id
  *    between a long constant prefix and a long constant suffix) therefore puts many keys on
  *    one hash: W-TinyLFU and TinyLFU then see them as one frequently requested key, and
@@ -52,20 +51,27 @@
  *    keeps the 1-in-128 chance that any warm candidate has (wtinylfu.ts, ADMIT_WARM). So
  *    the attacker can flush the cache with keys they choose, as fast as a cache without
  *    admission filtering would let them, at the cost of hit ratio for everyone else. What they
- *    cannot do is read or overwrite another key's value, slow a lookup down, or grow the
- *    cache past its bound. Applications that take long keys from untrusted input and want
+ *    cannot do through this hash is read or overwrite another key's value, slow a lookup
+ *    down, or grow the cache past its bound. Applications that take long keys from untrusted input and want
  *    W-TinyLFU's scan resistance against them should hash such keys to a fixed-length digest
  *    (e.g. SHA-256 hex, 64 units, hashed whole here) before they reach the cache.
  *
  * Flooding resistance in cortado as a whole. The structures whose *speed* an attacker could
- * attack are the key indexes, not this hash: string keys live in a V8 Map, whose string hash
- * is seeded per process (the hash seed is random unless a snapshot fixes it) and computed once
- * per string, then cached in the string; number keys are moving to a seeded open-addressing
- * table of cortado's own (int32 keys); doubles, objects, symbols and bigints stay in V8's Map
- * (objects and symbols by identity hash, which an attacker cannot choose). This hash decides
- * only which sketch counters and ghost records a key touches: the worst a collision here does
- * is what is said above. The disk and shared tiers hash keys with their own seeded 64-bit
- * hashes over every byte (src/disk/key.ts, src/shared/store.ts).
+ * attack are the key indexes, not this hash (whose worst is said above: hit ratio):
+ *  - string keys live in a V8 Map. V8 hashes a string once, with a seed drawn at process start,
+ *    and caches the hash in the string, so colliding keys cannot be precomputed. Two
+ *    exceptions an application that takes keys from untrusted input should know: (1) V8
+ *    hashes a string of more than 16,383 units by its length alone, so such keys of one
+ *    length all collide in the Map and each operation costs time in proportion to how many
+ *    are resident (`node bench/long-keys.mjs --v8-long` measures it); cap key length (or
+ *    digest long keys) before they reach the cache; (2) strings that look like array indices
+ *    ("1234") had an unseeded hash until CVE-2026-21717, fixed in Node 20.20.2, 22.22.2 and
+ *    24.14.1: run a fixed Node;
+ *  - number keys are moving to a seeded open-addressing table of cortado's own (int32 keys);
+ *    doubles, objects, symbols and bigints stay in V8's Map (objects and symbols by an
+ *    identity hash, which the attacker does not choose);
+ *  - the disk and shared tiers hash keys with their own seeded 64-bit hashes over every byte
+ *    (src/disk/key.ts, src/shared/store.ts).
  */
 
 const f64 = new Float64Array(1);
@@ -108,19 +114,20 @@ function foldString(s: string, seed: number): number {
 }
 
 /**
- * Longest string hashed whole. At about 3 ns per UTF-16 unit on the benchmark machine
- * (bench/long-keys.mjs), a 64-unit key costs about what the sampled path costs, so this is
- * where sampling starts to pay; it is also the smallest length at which the interior chunks
- * below each have a segment of at least CHUNK units to move in. Keys of at most this many
- * units keep the hash they always had (the simulator's results depend on it).
+ * Longest string hashed whole. The whole fold costs about 3-5 ns per unit on the benchmark
+ * machine, the sample below about as much as 60-80 units of it: sampling pays from about 64
+ * units on. But keys of 65 to 128 units (URLs, composite keys) often differ only in a few
+ * units in their middle, where a sample may not look, so they keep the whole fold, at most
+ * about twice the sample's cost. Strings of at most this many units also keep the hash they
+ * always had (the simulator's seeded results depend on it).
  */
-export const WHOLE_STRING_MAX = 64;
-/** Units per sampled chunk (foldChunk is unrolled for exactly this many). */
+export const WHOLE_STRING_MAX = 128;
+/** Units read at each end of a long string, under every seed (two chunks). */
+const END = 16;
+/** Units per interior chunk (foldChunk is unrolled for exactly this many). */
 const CHUNK = 8;
-/** Chunks per long string: the first, the last, and this many minus two in between. */
-const CHUNKS = 8;
 /** Interior chunks, each moving inside its own segment of the string between the ends. */
-const INTERIOR = CHUNKS - 2;
+const INTERIOR = 6;
 /** Tag of the long-string path (its start state differs from the whole-string fold's). */
 const TAG_LONG_STRING = 0x2f4c7e89;
 /** Tag of the seed-derived chunk positions. */
@@ -139,28 +146,32 @@ function foldChunk(s: string, at: number, h: number): number {
 }
 
 /**
- * A string longer than WHOLE_STRING_MAX: its length and CHUNKS chunks of CHUNK units, not the
- * whole string (the whole fold costs time in proportion to the key, about 5 us for a 1 KB key).
- * The first and the last chunks are always taken (keys often share a long prefix, such as a
- * URL's scheme and host, and differ at the end, or the reverse). The units in between are cut
- * into INTERIOR segments of equal length, and each interior chunk starts at an offset inside
- * its segment drawn from the seed (a 32-bit LCG started from the mixed seed): so which units
- * are read depends on the cache, and over all seeds every unit of the string is read by some.
+ * A string longer than WHOLE_STRING_MAX: its length, its first and last END units, and
+ * INTERIOR chunks of CHUNK units in between (80 units in all), not the whole string (the
+ * whole fold costs time in proportion to the key, about 5 us for a 1 KB key). The ends are
+ * always read (keys often share a long prefix, such as a URL's scheme and host, and differ at
+ * the end, or the reverse). The units between them are cut into INTERIOR segments of equal
+ * length (each at least CHUNK long, since the string has more than END * 2 + INTERIOR * CHUNK
+ * units), and each interior chunk starts at an offset inside its segment drawn from the seed
+ * (a 32-bit LCG started from the mixed seed): which units are read depends on the cache, and
+ * over all seeds every unit of the string is read by some.
  */
 function sampleString(s: string, seed: number): number {
   const n = s.length;
   let h = mix32(seed ^ TAG_LONG_STRING) ^ n;
   h = foldChunk(s, 0, h);
-  const inner = n - 2 * CHUNK; // units between the first and the last chunk (>= INTERIOR * CHUNK)
+  h = foldChunk(s, CHUNK, h);
+  const inner = n - 2 * END;
   let r = mix32(seed ^ TAG_POSITIONS);
-  let start = CHUNK;
+  let start = END;
   for (let j = 1; j <= INTERIOR; j++) {
-    const end = CHUNK + Math.floor((j * inner) / INTERIOR);
+    const end = END + Math.floor((j * inner) / INTERIOR);
     const span = end - start - CHUNK + 1; // possible offsets inside this segment (>= 1)
     r = (Math.imul(r, 0x2c9277b5) + 0xac564b05) | 0; // LCG step; its high bits pick the offset
     h = foldChunk(s, start + Math.floor(((r >>> 0) / 0x100000000) * span), h);
     start = end;
   }
+  h = foldChunk(s, n - END, h);
   h = foldChunk(s, n - CHUNK, h);
   return mix32(h);
 }
