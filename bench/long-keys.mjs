@@ -4,6 +4,7 @@
 //   node bench/long-keys.mjs [--baseline=<dir>] [--rounds=3] [--cap=10000] [--ops=200000]
 //                            [--passes=3] [--shapes=short,long,long-mid] [--workloads=aside,write]
 //                            [--only=a,b] [--zipf=0.8] [--out=<file>]
+//   node bench/long-keys.mjs --hash [--baseline=<dir>]   (ns per hashKey by key length)
 //   node bench/long-keys.mjs --v8-long    (V8's own hash of strings over 16,383 units: see v8Long)
 //
 // Key shapes (every trace is built before timing; keys are interned, so each distinct key is
@@ -147,14 +148,45 @@ function v8Long() {
   console.log(`\nnode bench/long-keys.mjs --v8-long; ${new Date().toISOString()}; node ${process.version}`);
 }
 
+/**
+ * --hash: nanoseconds per hashKey call by string length, this build and (with --baseline) the
+ * baseline's, alternating the two in one process over 256 flat keys per length (hot in cache),
+ * median of 9 rounds.
+ */
+async function hashCost(baseline) {
+  const builds = [['after', (await import('cortado/internal')).hashKey]];
+  if (baseline) builds.unshift(['before', (await import(pathToFileURL(join(resolve(baseline), 'dist', 'internals.js')).href)).hashKey]);
+  console.log(`| length | ${builds.map(([n]) => `${n} ns`).join(' | ')} |\n|---|${builds.map(() => '---').join('|')}|`);
+  let sink = 0;
+  for (const len of [16, 64, 128, 129, 256, 1024, 16384]) {
+    const keys = [];
+    for (let i = 0; i < 256; i++) keys.push(flat(`k${i}:`.padEnd(len, 'abcdefghijklmnopqrstuvwxyz'.charAt(i % 26))));
+    const samples = builds.map(() => []);
+    const n = Math.max(20_000, Math.floor(2_000_000 / Math.max(1, len / 16)));
+    // One loop function per build (compiled separately), so each call site sees one hash.
+    const loops = builds.map(() => new Function('hash', 'keys', 'n', 'let x = 0; for (let i = 0; i < n; i++) x ^= hash(keys[i & 255], 12345); return x;'));
+    for (let r = 0; r < 9; r++) {
+      builds.forEach(([, hash], b) => {
+        const t0 = process.hrtime.bigint();
+        sink ^= loops[b](hash, keys, n);
+        samples[b].push(Number(process.hrtime.bigint() - t0) / n);
+      });
+    }
+    console.log(`| ${len} | ${samples.map((x) => median(x).toFixed(0)).join(' | ')} |`);
+  }
+  console.log(`\nnode bench/long-keys.mjs --hash${baseline ? ` --baseline=${baseline}` : ''}; ${new Date().toISOString()}; node ${process.version} (sink ${sink & 1})`);
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
       'v8-long': { type: 'boolean' },
+      hash: { type: 'boolean' },
       ...Object.fromEntries(['case', 'baseline', 'rounds', 'cap', 'ops', 'passes', 'shapes', 'workloads', 'only', 'zipf', 'out'].map((n) => [n, { type: 'string' }])),
     },
   });
   if (values['v8-long']) return v8Long();
+  if (values.hash) return hashCost(values.baseline ?? '');
   if (values.case !== undefined) return runCase(JSON.parse(values.case));
   const baseline = values.baseline ?? '';
   const { POLICY_NAMES } = await import('cortado/internal');

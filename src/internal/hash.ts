@@ -27,34 +27,37 @@
  * A collision here only costs hit ratio (two keys share sketch counters or a ghost record);
  * it never makes one key read another's value: the key index compares keys, not these hashes.
  *
- * Long strings. The whole-string fold costs about 3-5 ns per unit on the benchmark machine, so
+ * Long strings. The whole-string fold costs about 4.5 ns per unit on the benchmark machine, so
  * a 1 KB key cost microseconds on every miss (and on every S3-FIFO eviction, which re-hashes
- * the victim): 9x the per-operation cost of a short key for the default policy. A string of
- * more than 128 units is hashed by its length, its first 16 and last 16 units (prefixes such as
- * a URL's scheme and host are shared, and so, often, are suffixes), and six chunks of 8 units
- * in between, one in each sixth of the rest of the string, at an offset inside its sixth
- * drawn from the seed: 80 units, whatever the length. What that gives and what it does not:
+ * the victim): up to 9x the per-operation cost of a short key (docs/perf-notes.md, "Long
+ * string keys"), against 2x to 4.6x for the policies that hash nothing. A string of more than
+ * 128 units is hashed by its length, its first 16 and last 16 units (prefixes such as a URL's
+ * scheme and host are shared, and so, often, are suffixes), and six chunks of 8 units in
+ * between, one in each sixth of the rest of the string, at an offset inside its sixth drawn
+ * from the seed: 80 units, whatever the length. What that gives and what it does not:
  *  - keys that differ only in units no chunk reads share a hash for that cache. The first and
  *    last 16 units are read under every seed; any other unit of a 1 KB key under about 1 seed
  *    in 20. A workload whose long keys differ only in a few units of their middle (an id
  *    between a long constant prefix and a long constant suffix) therefore puts many keys on
  *    one hash: W-TinyLFU and TinyLFU then see them as one frequently requested key, and
- *    S3-FIFO's ghost as one returning key, which costs hit ratio (measured in
- *    docs/perf-notes.md, "Long keys"), never a wrong value;
+ *    S3-FIFO's ghost as one returning key. That costs hit ratio (docs/perf-notes.md: 15
+ *    points for TinyLFU, 4.8 for S3-FIFO, 1.8 for W-TinyLFU in the worst case), never a
+ *    wrong value;
  *  - because the interior offsets move with the seed, every unit is read under some seed:
  *    two strings still never hash alike for every seed (the property above), and someone who
  *    does not know a cache's seed does not know which middle units it reads;
  *  - someone who controls keys can still make many distinct keys share one hash without
  *    knowing the seed, by varying only the middle of a long key (most seeds miss any one
- *    unit). Each such key then enters W-TinyLFU as a candidate whose estimate is the sum of
- *    the family's requests: it wins the duel against a colder victim, and against a hotter one
- *    keeps the 1-in-128 chance that any warm candidate has (wtinylfu.ts, ADMIT_WARM). So
- *    the attacker can flush the cache with keys they choose, as fast as a cache without
- *    admission filtering would let them, at the cost of hit ratio for everyone else. What they
- *    cannot do through this hash is read or overwrite another key's value, slow a lookup
- *    down, or grow the cache past its bound. Applications that take long keys from untrusted input and want
- *    W-TinyLFU's scan resistance against them should hash such keys to a fixed-length digest
- *    (e.g. SHA-256 hex, 64 units, hashed whole here) before they reach the cache.
+ *    unit). Each new key of such a family enters W-TinyLFU's duel with the family's summed
+ *    count: it displaces victims colder than that, and hotter ones at the 1-in-128 rate of
+ *    any warm candidate (wtinylfu.ts, ADMIT_WARM); TinyLFU admits it the same way, without a
+ *    window to soften it, and S3-FIFO's ghost sends it straight to the main queue. So the
+ *    attacker's keys get past the admission filter that would stop a flood of new keys, at
+ *    the cost of hit ratio for everyone else. What they cannot do through this hash is read
+ *    or overwrite another key's value, slow a lookup down, or grow the cache past its bound.
+ *    Applications that take long keys from untrusted input and want the admission filter to
+ *    hold against them should digest such keys to a fixed length (SHA-256 hex: 64 units,
+ *    hashed whole here) before they reach the cache.
  *
  * Flooding resistance in cortado as a whole. The structures whose *speed* an attacker could
  * attack are the key indexes, not this hash (whose worst is said above: hit ratio):
@@ -114,12 +117,13 @@ function foldString(s: string, seed: number): number {
 }
 
 /**
- * Longest string hashed whole. The whole fold costs about 3-5 ns per unit on the benchmark
- * machine, the sample below about as much as 60-80 units of it: sampling pays from about 64
- * units on. But keys of 65 to 128 units (URLs, composite keys) often differ only in a few
- * units in their middle, where a sample may not look, so they keep the whole fold, at most
- * about twice the sample's cost. Strings of at most this many units also keep the hash they
- * always had (the simulator's seeded results depend on it).
+ * Longest string hashed whole. The whole fold costs about 4.5 ns per unit on the benchmark
+ * machine and the sample below about as much as 80 units of it (`node bench/long-keys.mjs
+ * --hash`), so sampling would start to pay from about 80 units. But keys of 65 to 128 units
+ * (URLs, composite keys) often differ only in a few units in their middle, where a sample may
+ * not look, so they keep the whole fold, at most about 1.6 times the sample's cost. Strings of
+ * at most this many units also keep the hash they always had (the simulator's seeded results
+ * depend on it).
  */
 export const WHOLE_STRING_MAX = 128;
 /** Units read at each end of a long string, under every seed (two chunks). */
@@ -148,13 +152,13 @@ function foldChunk(s: string, at: number, h: number): number {
 /**
  * A string longer than WHOLE_STRING_MAX: its length, its first and last END units, and
  * INTERIOR chunks of CHUNK units in between (80 units in all), not the whole string (the
- * whole fold costs time in proportion to the key, about 5 us for a 1 KB key). The ends are
- * always read (keys often share a long prefix, such as a URL's scheme and host, and differ at
- * the end, or the reverse). The units between them are cut into INTERIOR segments of equal
- * length (each at least CHUNK long, since the string has more than END * 2 + INTERIOR * CHUNK
- * units), and each interior chunk starts at an offset inside its segment drawn from the seed
- * (a 32-bit LCG started from the mixed seed): which units are read depends on the cache, and
- * over all seeds every unit of the string is read by some.
+ * whole fold costs time in proportion to the key: about 5 us for a 1 KB key, 0.5 us sampled).
+ * The ends are always read (keys often share a long prefix, such as a URL's scheme and host,
+ * and differ at the end, or the reverse). The units between them are cut into INTERIOR
+ * segments of equal length (each at least CHUNK long, since the string has more than
+ * END * 2 + INTERIOR * CHUNK units), and each interior chunk starts at an offset inside its
+ * segment drawn from the seed (a 32-bit LCG started from the mixed seed): which units are read
+ * depends on the cache, and over all seeds every unit of the string is read by some.
  */
 function sampleString(s: string, seed: number): number {
   const n = s.length;
