@@ -21,7 +21,7 @@
  *    (symbols can be WeakMap keys since V8 10.8, so in every Node 20); a registered symbol
  *    (`Symbol.for`) by its registry key, which is what identifies it;
  *  - null, undefined, booleans and bigints by a tag and their value (a bigint by its hex digits,
- *    so one of more than 256 bits is sampled like a long string).
+ *    so one of more than 512 bits is sampled like a long string).
  * The small-integer and short-string paths are the ones the simulator's seeded results depend
  * on: they are kept bit for bit (changing them would move every published hit ratio a little).
  * A collision here only costs hit ratio (two keys share sketch counters or a ghost record);
@@ -126,7 +126,7 @@ function foldString(s: string, seed: number): number {
  * depend on it).
  */
 export const WHOLE_STRING_MAX = 128;
-/** Units read at each end of a long string, under every seed (two chunks). */
+/** Units read at each end of a long string, under every seed (two chunks: 2 * CHUNK). */
 const END = 16;
 /** Units per interior chunk (foldChunk is unrolled for exactly this many). */
 const CHUNK = 8;
