@@ -70,7 +70,9 @@ test('hashKey: keys equal to a Map hash alike (-0 and 0, every NaN, the same reg
 });
 
 // The simulator's published hit ratios (docs/hit-ratio.md) come from seeded caches: the hash of
-// small integers and of strings must not change. These are the formulas they were made with.
+// small integers and of strings must not change. These are the formulas they were made with
+// (longer strings are sampled since issue #15: test/hash-long.test.ts; 'binary' draws code
+// points, up to two units each, hence the length filter).
 function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -93,7 +95,7 @@ function referenceDouble(n: number, seed: number): number {
   return mix32(Math.imul(u32[0]! ^ seed, 0x9e3779b1) ^ u32[1]!);
 }
 
-test('hashKey: small integers, non-negative doubles and non-empty strings hash as they always did', () => {
+test('hashKey: small integers, non-negative doubles and non-empty strings of at most 128 units hash as they always did', () => {
   fc.assert(
     fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (n, seed) => hashKey(n, seed) === mix32(n ^ seed)),
   );
@@ -104,7 +106,7 @@ test('hashKey: small integers, non-negative doubles and non-empty strings hash a
     }),
   );
   fc.assert(
-    fc.property(fc.string({ minLength: 1, unit: 'binary' }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (s, seed) => hashKey(s, seed) === referenceString(s, seed)),
+    fc.property(fc.string({ minLength: 1, maxLength: 128, unit: 'binary' }).filter((s) => s.length <= 128), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (s, seed) => hashKey(s, seed) === referenceString(s, seed)),
   );
 });
 
