@@ -2,7 +2,8 @@
  * Cache: the public facade. It coordinates the parts and owns what is about time and users:
  * options and their validation, the public API, expiry, the callback rule, stats.
  *
- * Store (store.ts). Entries live in slots of a SlotStore: a Map from key to slot, and arrays
+ * Store (store.ts). Entries live in slots of a SlotStore: a key index (number keys in an
+ * open-addressing table, the others in a Map) from key to slot, and arrays
  * indexed by slot for keys, values, weights and hashes, with a free list; once the cache is
  * full, get/set allocate nothing. The store is also the policy's host (PolicyHost).
  *
