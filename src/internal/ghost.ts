@@ -17,7 +17,9 @@
  *  - Records sit in a hash table of buckets of 16 words: one 64-byte cache line. A key's
  *    fingerprint picks its bucket. Buckets are compact (words in use first, then zeros: a
  *    take moves the bucket's last word into the hole), so add and take scan only the words
- *    in use, two to four on average. A dead word is reused by add. A bucket whose 16 words are all live forgets its oldest record early. The
+ *    in use, two to four on average. An add compacts its bucket as it scans it (dead words
+ *    out, live ones in order, the new record after them). A bucket whose 16 words are all
+ *    live forgets its oldest record early. The
  *    table has at least twice as many words as live records, so that is rare and only
  *    shortens one record's memory.
  *  - Epoch numbers wrap at 256 and at most 96 epochs are live at once (takes can stretch the
@@ -158,23 +160,29 @@ export class Ghost {
     const span = (this.epoch - first) & EPOCH_MASK;
     // Buckets are compact (words in use first, then zeros), so the scan stops at the first 0.
     // A word is live when its epoch is within [oldest, epoch]: ((w - oldest) & MASK) <= span.
-    let dead = -1;
+    // The scan reads every word in use anyway (a live record of the same fingerprint may sit
+    // anywhere), so it also compacts: live words move down over dead ones, in order, and the
+    // new record goes after them. Dead words would otherwise linger until the sweep passes
+    // (up to SWEEP_EPOCHS epochs), about doubling the words every add and take scans.
+    let j = b;
     let i = b;
     for (; i < end; i++) {
       const w = t[i]!;
       if (w === 0) break;
-      if (((w - first) & EPOCH_MASK) > span) {
-        if (dead < 0) dead = i;
-      } else if (((w >> EPOCH_BITS) & FP_MASK) === fp) {
+      if (((w - first) & EPOCH_MASK) > span) continue; // dead: dropped
+      if (((w >> EPOCH_BITS) & FP_MASK) === fp) {
         // Already remembered (only a fingerprint collision gets here): it becomes the newest.
         this.forget(w & EPOCH_MASK);
-        dead = i;
-        break;
+        continue;
       }
+      if (j !== i) t[j] = w;
+      j++;
     }
-    let slot = dead >= 0 ? dead : i;
+    for (let k = j; k < i; k++) t[k] = 0;
+    let slot = j;
     if (slot === end) {
-      // Every word of the bucket is live: forget its oldest record early.
+      // Every word of the bucket is live: forget its oldest record early (the first of the
+      // oldest epoch, in bucket order).
       let oldestAge = -1;
       for (let k = b; k < end; k++) {
         const age = (this.epoch - t[k]!) & EPOCH_MASK;
