@@ -63,6 +63,15 @@ const SWEEP_EPOCHS = 128;
 
 export class Ghost {
   private table: Int32Array;
+  /**
+   * Per bucket, a 32-bit summary of the fingerprints in it: bit (fp & 31) is set for every
+   * word the bucket holds (live or dead; a bit may outlive its word until the bucket is
+   * rewritten). A take whose bit is clear is a miss without scanning the bucket: with about
+   * eight words in use per bucket that answers three misses in four from one word (a 64th of
+   * the table, so it stays in cache). Bits are only ever cleared when the bucket is rewritten
+   * (add, sweep), from the words it then holds, so the summary never misses a live record.
+   */
+  private summary: Int32Array;
   private bucketMask: number;
   /** Live records of each epoch (index: epoch number modulo 256). */
   private readonly count = new Int32Array(EPOCH_MASK + 1);
@@ -93,6 +102,7 @@ export class Ghost {
     this.maxWords = Ghost.wordsFor(records);
     const words = Math.min(this.maxWords, INITIAL_WORDS);
     this.table = new Int32Array(words);
+    this.summary = new Int32Array(words >>> BUCKET_SHIFT);
     this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
     this.sweepStep = Ghost.sweepStepFor(words);
   }
@@ -166,6 +176,7 @@ export class Ghost {
     // (up to SWEEP_EPOCHS epochs), about doubling the words every add and take scans.
     let j = b;
     let i = b;
+    let bits = 1 << fp; // the summary of the words kept, and of the new one (shift counts mod 32)
     for (; i < end; i++) {
       const w = t[i]!;
       if (w === 0) break;
@@ -177,7 +188,9 @@ export class Ghost {
       }
       if (j !== i) t[j] = w;
       j++;
+      bits |= 1 << (w >>> EPOCH_BITS);
     }
+    this.summary[b >>> BUCKET_SHIFT] = bits;
     for (let k = j; k < i; k++) t[k] = 0;
     let slot = j;
     if (slot === end) {
@@ -208,8 +221,9 @@ export class Ghost {
   take(hash: number): boolean {
     if (this.live === 0) return false;
     const fp = Ghost.fingerprint(hash);
-    const t = this.table;
     const b = this.base(fp);
+    if ((this.summary[b >>> BUCKET_SHIFT]! & (1 << fp)) === 0) return false;
+    const t = this.table;
     const end = b + BUCKET;
     for (let i = b; i < end; i++) {
       const w = t[i]!;
@@ -264,15 +278,21 @@ export class Ghost {
     const span = (this.epoch - first) & EPOCH_MASK;
     let b = this.sweepAt;
     const stop = Math.min(t.length, b + this.sweepStep);
+    const summary = this.summary;
     for (; b < stop; b += BUCKET) {
       let j = b;
       let i = b;
+      let bits = 0;
       for (; i < b + BUCKET; i++) {
         const w = t[i]!;
         if (w === 0) break;
-        if (((w - first) & EPOCH_MASK) <= span) t[j++] = w;
+        if (((w - first) & EPOCH_MASK) <= span) {
+          t[j++] = w;
+          bits |= 1 << (w >>> EPOCH_BITS);
+        }
       }
       for (; j < i; j++) t[j] = 0;
+      summary[b >>> BUCKET_SHIFT] = bits;
     }
     this.sweepAt = b >= t.length ? 0 : b;
   }
@@ -297,6 +317,7 @@ export class Ghost {
   private growTo(words: number): void {
     const old = this.table;
     this.table = new Int32Array(words);
+    this.summary = new Int32Array(words >>> BUCKET_SHIFT);
     this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
     this.sweepStep = Ghost.sweepStepFor(words);
     this.sweepAt = 0;
@@ -315,6 +336,7 @@ export class Ghost {
   private place(w: number): void {
     const t = this.table;
     const b = this.base(w >>> EPOCH_BITS);
+    this.summary[b >>> BUCKET_SHIFT]! |= 1 << (w >>> EPOCH_BITS);
     let oldest = b;
     let oldestAge = -1;
     for (let i = b; i < b + BUCKET; i++) {
@@ -335,6 +357,7 @@ export class Ghost {
 
   clear(): void {
     this.table.fill(0);
+    this.summary.fill(0);
     this.count.fill(0);
     this.costs.fill(0);
     this.oldest = this.epoch;
@@ -372,6 +395,7 @@ export class Ghost {
         const fp = w >>> EPOCH_BITS;
         if (this.base(fp) !== b) bad(`fingerprint ${fp} in bucket ${b >>> BUCKET_SHIFT}, not its own`);
         if (fps.has(fp)) bad(`fingerprint ${fp} live twice in bucket ${b >>> BUCKET_SHIFT}`);
+        if ((this.summary[b >>> BUCKET_SHIFT]! & (1 << fp)) === 0) bad(`bucket ${b >>> BUCKET_SHIFT}'s summary misses fingerprint ${fp}`);
         fps.add(fp);
         counts[w & EPOCH_MASK]!++;
         live++;
