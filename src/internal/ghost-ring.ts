@@ -104,16 +104,25 @@ export class GhostRing {
     return p;
   }
 
-  /** Take the live record at `pos` out of its chain and out of its list. */
-  private drop(pos: number): void {
-    const a = this.after[pos]!;
-    const b = this.before[pos]!;
+  /** Take the live record at `pos` (of list `list`) out of its chain and out of its list. */
+  private drop(pos: number, list: number): void {
+    const after = this.after;
+    const before = this.before;
+    const a = after[pos]!;
+    const b = before[pos]!;
     if (b === NONE) this.heads[this.bucket(this.ring[pos]!)] = a;
-    else this.after[b] = a;
-    if (a !== NONE) this.before[a] = b;
+    else after[b] = a;
+    if (a !== NONE) before[a] = b;
     this.ring[pos] = NONE;
-    this.counts[(pos / this.cap) | 0]!--;
+    this.counts[list]!--;
     this.count--;
+  }
+
+  /** The list that owns ring position `pos` (no division: it is on the miss path). */
+  private listOf(pos: number): number {
+    let l = 0;
+    for (let end = this.cap; pos >= end; end += this.cap) l++;
+    return l;
   }
 
   /** Remember the key with this hash as the newest record of `list` (forgetting it in any other). */
@@ -122,16 +131,21 @@ export class GhostRing {
     const pos = this.next[list]!;
     const end = (list + 1) * this.cap;
     this.next[list] = pos + 1 === end ? end - this.cap : pos + 1;
-    if (this.ring[pos]! >= 0) this.drop(pos); // the list's oldest record is forgotten
-    const old = this.find(fp);
-    if (old !== NONE) this.drop(old); // re-added: only the newest record stays
+    const ring = this.ring;
+    if (ring[pos]! >= 0) this.drop(pos, list); // the list's oldest record is forgotten
     const b = this.bucket(fp);
-    const head = this.heads[b]!;
-    this.ring[pos] = fp;
-    this.after[pos] = head;
+    const heads = this.heads;
+    const after = this.after;
+    // Re-added: only the newest record stays (the chain walk of find, on the bucket at hand).
+    let old = heads[b]!;
+    while (old !== NONE && ring[old] !== fp) old = after[old]!;
+    if (old !== NONE) this.drop(old, this.listOf(old));
+    const head = heads[b]!;
+    ring[pos] = fp;
+    after[pos] = head;
     this.before[pos] = NONE;
     if (head !== NONE) this.before[head] = pos;
-    this.heads[b] = pos;
+    heads[b] = pos;
     this.counts[list]!++;
     this.count++;
   }
@@ -140,8 +154,9 @@ export class GhostRing {
   take(hash: number): number {
     const pos = this.find(hash & FINGERPRINT_MASK);
     if (pos === NONE) return -1;
-    this.drop(pos);
-    return (pos / this.cap) | 0;
+    const l = this.listOf(pos);
+    this.drop(pos, l);
+    return l;
   }
 
   /** Change the capacity of every list, keeping the newest live records of each that fit. */
