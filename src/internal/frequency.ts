@@ -168,6 +168,18 @@ export class Frequency {
   }
 
   /**
+   * {@link residentEstimate} through the sketch's one remembered estimate
+   * (FrequencySketch.heldFrequency): for the one resident a caller asks about repeatedly,
+   * W-TinyLFU's main victim. The slot's own count is read each time, so the result is always
+   * the same as residentEstimate's.
+   */
+  heldEstimate(slot: number, hash: number): number {
+    let f = this.sketch.heldFrequency(hash) + (this.counts[slot]! >>> this.shift);
+    if (this.door !== null && this.door.has(hash)) f++;
+    return f < this.maxEstimate ? f : this.maxEstimate;
+  }
+
+  /**
    * The key in `slot` leaves the cache: its count joins the sketch (with a doorkeeper, a
    * first sighting since the last clear takes one of them) and is reset, keeping the owner's
    * low bits. `host.hashOf` is called only when there is a count to release.

@@ -15,12 +15,14 @@
  *    or stale (its fingerprint was taken, or re-added at a newer position). So a record still
  *    in a ring is live, and the ring wrapping over it is what forgets it;
  *  - a chained hash index over all ring positions: `heads` (2 buckets or more per record)
- *    holds the newest position of each bucket's chain, and `after`/`before` link the
- *    positions of one chain both ways.
- * Every change is O(1) pointer writes: forgetting the oldest record unlinks its position
- * directly (no lookup), and only `take` and a re-add walk a chain (about one position at
- * this load). Fingerprints are 30 bits of the key's hash: a false match only nudges an
- * adaptation step, which is harmless.
+ *    holds the newest position of each bucket's chain, and `after` links each position to
+ *    the next (older) one of its chain. Singly linked: forgetting a record walks its chain
+ *    from the head to find its predecessor (chains hold about one position at this load),
+ *    which touches the chain's head where a back link would touch two neighbours, and saves
+ *    4 bytes per position. (Doubly linked before; docs/perf-notes.md.)
+ * Forgetting the oldest record needs no lookup by key: its position is the ring's next one.
+ * Fingerprints are 30 bits of the key's hash: a false match only nudges an adaptation step,
+ * which is harmless.
  */
 
 const FINGERPRINT_MASK = 0x3fffffff;
@@ -41,8 +43,6 @@ export class GhostRing {
   private heads!: Int32Array;
   /** Per ring position: the next (older) position of its chain, or NONE. */
   private after!: Int32Array;
-  /** Per ring position: the previous (newer) position of its chain, or NONE at the head. */
-  private before!: Int32Array;
   private bits = 0;
   private count = 0;
 
@@ -62,7 +62,6 @@ export class GhostRing {
     this.cap = n;
     this.ring = new Int32Array(total).fill(NONE);
     this.after = new Int32Array(total).fill(NONE);
-    this.before = new Int32Array(total).fill(NONE);
     this.bits = GhostRing.bitsFor(total);
     this.heads = new Int32Array(1 << this.bits).fill(NONE);
     for (let l = 0; l < this.lists; l++) this.next[l] = l * n;
@@ -95,25 +94,37 @@ export class GhostRing {
     return Math.imul(fp + 1, GOLDEN) >>> (32 - this.bits);
   }
 
-  /** Ring position of the live record of `fp`, or NONE. */
-  private find(fp: number): number {
-    const ring = this.ring;
-    const after = this.after;
-    let p = this.heads[this.bucket(fp)]!;
-    while (p !== NONE && ring[p] !== fp) p = after[p]!;
-    return p;
+  /**
+   * Take the live record at `pos` (of list `list`) out of its chain, whose position before it
+   * is `prev` (NONE: `pos` heads bucket `b`), and out of its list.
+   */
+  private unlinkAt(pos: number, prev: number, b: number, list: number): void {
+    const a = this.after[pos]!;
+    if (prev === NONE) this.heads[b] = a;
+    else this.after[prev] = a;
+    this.ring[pos] = NONE;
+    this.counts[list]!--;
+    this.count--;
   }
 
-  /** Take the live record at `pos` out of its chain and out of its list. */
-  private drop(pos: number): void {
-    const a = this.after[pos]!;
-    const b = this.before[pos]!;
-    if (b === NONE) this.heads[this.bucket(this.ring[pos]!)] = a;
-    else this.after[b] = a;
-    if (a !== NONE) this.before[a] = b;
-    this.ring[pos] = NONE;
-    this.counts[(pos / this.cap) | 0]!--;
-    this.count--;
+  /** Take the live record at `pos` (of list `list`) out: find its predecessor, then unlink. */
+  private drop(pos: number, list: number): void {
+    const b = this.bucket(this.ring[pos]!);
+    const after = this.after;
+    let prev = NONE;
+    let p = this.heads[b]!;
+    while (p !== pos) {
+      prev = p;
+      p = after[p]!;
+    }
+    this.unlinkAt(pos, prev, b, list);
+  }
+
+  /** The list that owns ring position `pos` (no division: it is on the miss path). */
+  private listOf(pos: number): number {
+    let l = 0;
+    for (let end = this.cap; pos >= end; end += this.cap) l++;
+    return l;
   }
 
   /** Remember the key with this hash as the newest record of `list` (forgetting it in any other). */
@@ -122,26 +133,42 @@ export class GhostRing {
     const pos = this.next[list]!;
     const end = (list + 1) * this.cap;
     this.next[list] = pos + 1 === end ? end - this.cap : pos + 1;
-    if (this.ring[pos]! >= 0) this.drop(pos); // the list's oldest record is forgotten
-    const old = this.find(fp);
-    if (old !== NONE) this.drop(old); // re-added: only the newest record stays
+    const ring = this.ring;
+    if (ring[pos]! >= 0) this.drop(pos, list); // the list's oldest record is forgotten
     const b = this.bucket(fp);
-    const head = this.heads[b]!;
-    this.ring[pos] = fp;
-    this.after[pos] = head;
-    this.before[pos] = NONE;
-    if (head !== NONE) this.before[head] = pos;
-    this.heads[b] = pos;
+    const heads = this.heads;
+    const after = this.after;
+    // Re-added: only the newest record stays (find's chain walk, on the bucket at hand).
+    let prev = NONE;
+    let old = heads[b]!;
+    while (old !== NONE && ring[old] !== fp) {
+      prev = old;
+      old = after[old]!;
+    }
+    if (old !== NONE) this.unlinkAt(old, prev, b, this.listOf(old));
+    ring[pos] = fp;
+    after[pos] = heads[b]!;
+    heads[b] = pos;
     this.counts[list]!++;
     this.count++;
   }
 
   /** Forget the key with this hash; returns the list that remembered it, or -1. */
   take(hash: number): number {
-    const pos = this.find(hash & FINGERPRINT_MASK);
+    const fp = hash & FINGERPRINT_MASK;
+    const b = this.bucket(fp);
+    const ring = this.ring;
+    const after = this.after;
+    let prev = NONE;
+    let pos = this.heads[b]!;
+    while (pos !== NONE && ring[pos] !== fp) {
+      prev = pos;
+      pos = after[pos]!;
+    }
     if (pos === NONE) return -1;
-    this.drop(pos);
-    return (pos / this.cap) | 0;
+    const l = this.listOf(pos);
+    this.unlinkAt(pos, prev, b, l);
+    return l;
   }
 
   /** Change the capacity of every list, keeping the newest live records of each that fit. */
@@ -169,7 +196,6 @@ export class GhostRing {
   clear(): void {
     this.ring.fill(NONE);
     this.after.fill(NONE);
-    this.before.fill(NONE);
     this.heads.fill(NONE);
     for (let l = 0; l < this.lists; l++) this.next[l] = l * this.cap;
     this.counts.fill(0);
@@ -184,17 +210,14 @@ export class GhostRing {
     const seen = new Set<number>();
     const fps = new Set<number>();
     for (let b = 0; b < this.heads.length; b++) {
-      let prev = NONE;
       for (let p = this.heads[b]!; p !== NONE; p = this.after[p]!) {
         if (seen.has(p)) bad(`position ${p} chained twice (or a cycle)`);
         seen.add(p);
         const fp = this.ring[p]!;
         if (fp < 0) bad(`chain ${b} holds stale position ${p}`);
         if (this.bucket(fp) !== b) bad(`fingerprint ${fp} at ${p} chained in bucket ${b}`);
-        if (this.before[p] !== prev) bad(`position ${p} back link ${this.before[p]} != ${prev}`);
         if (fps.has(fp)) bad(`fingerprint ${fp} live twice`);
         fps.add(fp);
-        prev = p;
       }
     }
     let inRing = 0;

@@ -16,8 +16,14 @@
  *    records, an epoch holds one record and the FIFO is exact.
  *  - Records sit in a hash table of buckets of 16 words: one 64-byte cache line. A key's
  *    fingerprint picks its bucket. Buckets are compact (words in use first, then zeros: a
- *    take moves the bucket's last word into the hole), so add and take scan only the words
- *    in use, two to four on average. A dead word is reused by add. A bucket whose 16 words are all live forgets its oldest record early. The
+ *    take moves the bucket's last word into the hole), and each keeps two small facts beside
+ *    the table: how many words it has in use, and a 32-bit summary of its fingerprints (bit
+ *    fp & 31 set for each word it holds; stale bits are allowed, missing ones never). So a
+ *    take whose bit is clear is a miss without reading the bucket (about three misses in
+ *    four), and an add whose bit is clear appends at the first empty word without reading it
+ *    either. Only an add that may meet its own fingerprint, or finds the bucket full, scans
+ *    it: that scan compacts the bucket (dead words out, live ones in order) and recomputes
+ *    its summary. A bucket whose 16 words are all live forgets its oldest record early. The
  *    table has at least twice as many words as live records, so that is rare and only
  *    shortens one record's memory.
  *  - Epoch numbers wrap at 256 and at most 96 epochs are live at once (takes can stretch the
@@ -26,8 +32,9 @@
  *  - Costs: a taken record gives back its epoch's average cost (words do not store their
  *    cost). With unit costs, as in a cache bounded by entries, that is exact.
  *
- * 4 bytes per word and 2 to 4 words per live record: 8 to 16 bytes per remembered key, with
- * one cache line touched per operation. A false match (two keys with one fingerprint in one
+ * 4 bytes per word and 2 to 4 words per live record, plus 5 bytes per 16 words for the
+ * bucket facts: 8.6 to 17 bytes per remembered key, with at most one table line touched per
+ * operation (the bucket facts are a 13th of the table's size, so they tend to stay cached). A false match (two keys with one fingerprint in one
  * bucket: about 8 in 2^24) only nudges an adaptation step or admits one newcomer to
  * S3-FIFO's main queue, which is harmless.
  */
@@ -61,6 +68,17 @@ const SWEEP_EPOCHS = 128;
 
 export class Ghost {
   private table: Int32Array;
+  /**
+   * Per bucket, a 32-bit summary of the fingerprints in it: bit (fp & 31) is set for every
+   * word the bucket holds (live or dead; a bit may outlive its word until the bucket is
+   * rewritten). A take whose bit is clear is a miss without scanning the bucket: with about
+   * eight words in use per bucket that answers three misses in four from one word (a 64th of
+   * the table, so it stays in cache). Bits are only ever cleared when the bucket is rewritten
+   * (add, sweep), from the words it then holds, so the summary never misses a live record.
+   */
+  private summary: Int32Array;
+  /** Per bucket, its words in use (the index of its first empty word): an add appends there. */
+  private fill: Uint8Array;
   private bucketMask: number;
   /** Live records of each epoch (index: epoch number modulo 256). */
   private readonly count = new Int32Array(EPOCH_MASK + 1);
@@ -91,6 +109,8 @@ export class Ghost {
     this.maxWords = Ghost.wordsFor(records);
     const words = Math.min(this.maxWords, INITIAL_WORDS);
     this.table = new Int32Array(words);
+    this.summary = new Int32Array(words >>> BUCKET_SHIFT);
+    this.fill = new Uint8Array(words >>> BUCKET_SHIFT);
     this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
     this.sweepStep = Ghost.sweepStepFor(words);
   }
@@ -153,37 +173,17 @@ export class Ghost {
     const fp = Ghost.fingerprint(hash);
     const t = this.table;
     const b = this.base(fp);
-    const end = b + BUCKET;
-    const first = this.oldest;
-    const span = (this.epoch - first) & EPOCH_MASK;
-    // Buckets are compact (words in use first, then zeros), so the scan stops at the first 0.
-    // A word is live when its epoch is within [oldest, epoch]: ((w - oldest) & MASK) <= span.
-    let dead = -1;
-    let i = b;
-    for (; i < end; i++) {
-      const w = t[i]!;
-      if (w === 0) break;
-      if (((w - first) & EPOCH_MASK) > span) {
-        if (dead < 0) dead = i;
-      } else if (((w >> EPOCH_BITS) & FP_MASK) === fp) {
-        // Already remembered (only a fingerprint collision gets here): it becomes the newest.
-        this.forget(w & EPOCH_MASK);
-        dead = i;
-        break;
-      }
-    }
-    let slot = dead >= 0 ? dead : i;
-    if (slot === end) {
-      // Every word of the bucket is live: forget its oldest record early.
-      let oldestAge = -1;
-      for (let k = b; k < end; k++) {
-        const age = (this.epoch - t[k]!) & EPOCH_MASK;
-        if (age > oldestAge) {
-          oldestAge = age;
-          slot = k;
-        }
-      }
-      this.forget(t[slot]! & EPOCH_MASK);
+    const k = b >>> BUCKET_SHIFT;
+    const n = this.fill[k]!;
+    let slot: number;
+    if (n < BUCKET && (this.summary[k]! & (1 << fp)) === 0) {
+      // The usual case: no word of the bucket has this fingerprint (the summary says so) and
+      // the bucket has an empty word: append, without reading the bucket.
+      slot = b + n;
+      this.fill[k] = n + 1;
+      this.summary[k]! |= 1 << fp;
+    } else {
+      slot = this.rewrite(b, fp);
     }
     const now = this.epoch;
     t[slot] = (fp << EPOCH_BITS) | now;
@@ -196,22 +196,70 @@ export class Ghost {
     if (this.live * WORDS_PER_RECORD > t.length && t.length < this.maxWords) this.growTo(2 * t.length);
   }
 
+  /**
+   * Make room for `fp` in the bucket at `b` when it is full or may hold `fp` already: compact
+   * it (dead words out, live ones in order; a live record of `fp`, only a fingerprint
+   * collision, is forgotten, as the new one replaces it), recompute its summary and return
+   * the word the new record goes to. If all 16 words are live, the oldest is forgotten early.
+   */
+  private rewrite(b: number, fp: number): number {
+    const t = this.table;
+    const end = b + BUCKET;
+    const first = this.oldest;
+    const span = (this.epoch - first) & EPOCH_MASK;
+    const k = b >>> BUCKET_SHIFT;
+    const used = b + this.fill[k]!;
+    let j = b;
+    let bits = 1 << fp; // the summary of the words kept, and of the new one (shift counts mod 32)
+    for (let i = b; i < used; i++) {
+      const w = t[i]!;
+      if (((w - first) & EPOCH_MASK) > span) continue; // dead: dropped
+      if (((w >> EPOCH_BITS) & FP_MASK) === fp) {
+        this.forget(w & EPOCH_MASK);
+        continue;
+      }
+      if (j !== i) t[j] = w;
+      j++;
+      bits |= 1 << (w >>> EPOCH_BITS);
+    }
+    for (let i = j; i < used; i++) t[i] = 0;
+    this.summary[k] = bits;
+    let slot = j;
+    if (slot === end) {
+      // Every word of the bucket is live: forget its oldest record early (the first of the
+      // oldest epoch, in bucket order).
+      let oldestAge = -1;
+      for (let i = b; i < end; i++) {
+        const age = (this.epoch - t[i]!) & EPOCH_MASK;
+        if (age > oldestAge) {
+          oldestAge = age;
+          slot = i;
+        }
+      }
+      this.forget(t[slot]! & EPOCH_MASK);
+      this.fill[k] = BUCKET;
+    } else {
+      this.fill[k] = j - b + 1;
+    }
+    return slot;
+  }
+
   /** Forget the key with this hash; true when it was remembered. */
   take(hash: number): boolean {
     if (this.live === 0) return false;
     const fp = Ghost.fingerprint(hash);
-    const t = this.table;
     const b = this.base(fp);
-    const end = b + BUCKET;
-    for (let i = b; i < end; i++) {
+    const k = b >>> BUCKET_SHIFT;
+    if ((this.summary[k]! & (1 << fp)) === 0) return false;
+    const t = this.table;
+    const last = b + this.fill[k]! - 1;
+    for (let i = b; i <= last; i++) {
       const w = t[i]!;
-      if (w === 0) return false;
       if (((w >> EPOCH_BITS) & FP_MASK) === fp && ((w - this.oldest) & EPOCH_MASK) <= ((this.epoch - this.oldest) & EPOCH_MASK)) {
         // Keep the bucket compact: its last word in use fills the hole.
-        let last = i;
-        while (last + 1 < end && t[last + 1] !== 0) last++;
         t[i] = t[last]!;
         t[last] = 0;
+        this.fill[k] = last - b;
         this.forget(w & EPOCH_MASK);
         return true;
       }
@@ -256,15 +304,22 @@ export class Ghost {
     const span = (this.epoch - first) & EPOCH_MASK;
     let b = this.sweepAt;
     const stop = Math.min(t.length, b + this.sweepStep);
+    const summary = this.summary;
     for (; b < stop; b += BUCKET) {
       let j = b;
       let i = b;
+      let bits = 0;
       for (; i < b + BUCKET; i++) {
         const w = t[i]!;
         if (w === 0) break;
-        if (((w - first) & EPOCH_MASK) <= span) t[j++] = w;
+        if (((w - first) & EPOCH_MASK) <= span) {
+          t[j++] = w;
+          bits |= 1 << (w >>> EPOCH_BITS);
+        }
       }
+      this.fill[b >>> BUCKET_SHIFT] = j - b;
       for (; j < i; j++) t[j] = 0;
+      summary[b >>> BUCKET_SHIFT] = bits;
     }
     this.sweepAt = b >= t.length ? 0 : b;
   }
@@ -289,6 +344,8 @@ export class Ghost {
   private growTo(words: number): void {
     const old = this.table;
     this.table = new Int32Array(words);
+    this.summary = new Int32Array(words >>> BUCKET_SHIFT);
+    this.fill = new Uint8Array(words >>> BUCKET_SHIFT);
     this.bucketMask = (words >>> BUCKET_SHIFT) - 1;
     this.sweepStep = Ghost.sweepStepFor(words);
     this.sweepAt = 0;
@@ -307,12 +364,14 @@ export class Ghost {
   private place(w: number): void {
     const t = this.table;
     const b = this.base(w >>> EPOCH_BITS);
+    this.summary[b >>> BUCKET_SHIFT]! |= 1 << (w >>> EPOCH_BITS);
     let oldest = b;
     let oldestAge = -1;
     for (let i = b; i < b + BUCKET; i++) {
       const x = t[i]!;
       if (x === 0) {
         t[i] = w;
+        this.fill[b >>> BUCKET_SHIFT] = this.fill[b >>> BUCKET_SHIFT]! + 1;
         return;
       }
       const age = (this.epoch - x) & EPOCH_MASK;
@@ -327,6 +386,8 @@ export class Ghost {
 
   clear(): void {
     this.table.fill(0);
+    this.summary.fill(0);
+    this.fill.fill(0);
     this.count.fill(0);
     this.costs.fill(0);
     this.oldest = this.epoch;
@@ -356,6 +417,7 @@ export class Ghost {
       for (let i = b; i < b + BUCKET; i++) {
         const w = t[i]!;
         if (w === 0) {
+          if (!ended && this.fill[b >>> BUCKET_SHIFT] !== i - b) bad(`bucket ${b >>> BUCKET_SHIFT} fill ${this.fill[b >>> BUCKET_SHIFT]}, first empty word ${i - b}`);
           ended = true;
           continue;
         }
@@ -364,10 +426,12 @@ export class Ghost {
         const fp = w >>> EPOCH_BITS;
         if (this.base(fp) !== b) bad(`fingerprint ${fp} in bucket ${b >>> BUCKET_SHIFT}, not its own`);
         if (fps.has(fp)) bad(`fingerprint ${fp} live twice in bucket ${b >>> BUCKET_SHIFT}`);
+        if ((this.summary[b >>> BUCKET_SHIFT]! & (1 << fp)) === 0) bad(`bucket ${b >>> BUCKET_SHIFT}'s summary misses fingerprint ${fp}`);
         fps.add(fp);
         counts[w & EPOCH_MASK]!++;
         live++;
       }
+      if (!ended && this.fill[b >>> BUCKET_SHIFT] !== BUCKET) bad(`bucket ${b >>> BUCKET_SHIFT} is full, fill ${this.fill[b >>> BUCKET_SHIFT]}`);
     }
     if (live !== this.live) bad(`counts ${this.live} live records, table holds ${live}`);
     let total = 0;

@@ -77,6 +77,15 @@ export class FrequencySketch {
   resetPeriod: number;
   /** Number of halvings so far (for tests and diagnostics). */
   resets = 0;
+  /**
+   * One remembered estimate (see {@link heldFrequency}): the hash it is for, that key's block
+   * (its four counters' words start at `heldBase`; -1 when nothing is held) and the estimate.
+   * Every write to the table either checks the block (increment, addCount) or drops it
+   * (halve, clear, growth), so a held estimate is always the one frequency() would return.
+   */
+  private heldHash = 0;
+  private heldBase = -1;
+  private heldCount = 0;
 
   /**
    * @param entries expected number of distinct keys resident in the cache
@@ -109,6 +118,7 @@ export class FrequencySketch {
     }
     this.table = table;
     this.blockMask = (table.length >>> 2) - 1;
+    this.heldBase = -1;
   }
 
   /** Count one occurrence of the key with this (32-bit) hash; halves when the period is reached. */
@@ -117,6 +127,7 @@ export class FrequencySketch {
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
     const t = this.table;
+    if (base === this.heldBase) this.heldBase = -1;
     // Unrolled and branch-free: it runs on every miss and update (hits of resident keys are
     // counted per slot and reach the sketch when the key leaves, see frequency.ts). inc_i is
     // 1 unless counter i is saturated; its word gains inc_i << shift_i. Every value stays an
@@ -157,6 +168,7 @@ export class FrequencySketch {
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
     const t = this.table;
+    if (base === this.heldBase) this.heldBase = -1;
     for (let i = 0; i < 4; i++) {
       const s = ((g >>> (8 * i)) & 7) << 2;
       const w = t[base + i]!;
@@ -181,8 +193,34 @@ export class FrequencySketch {
     return a < b ? a : b;
   }
 
+  /**
+   * {@link frequency}, remembered for the next call with the same hash until a write reaches
+   * that key's block. For a caller that asks about one key again and again while others
+   * change the table: W-TinyLFU's main victim, which keeps its place while newcomers lose
+   * their duels against it. One remembered key; asking about another replaces it.
+   */
+  heldFrequency(hash: number): number {
+    if (hash === this.heldHash && this.heldBase >= 0) return this.heldCount;
+    const h = mix32(hash ^ this.seed);
+    const base = (h & this.blockMask) << 2;
+    const g = mix32(h + GOLDEN);
+    const t = this.table;
+    const c0 = (t[base]! >>> ((g & 7) << 2)) & MAX_COUNT;
+    const c1 = (t[base + 1]! >>> (((g >>> 8) & 7) << 2)) & MAX_COUNT;
+    const c2 = (t[base + 2]! >>> (((g >>> 16) & 7) << 2)) & MAX_COUNT;
+    const c3 = (t[base + 3]! >>> (((g >>> 24) & 7) << 2)) & MAX_COUNT;
+    const a = c0 < c1 ? c0 : c1;
+    const b = c2 < c3 ? c2 : c3;
+    const f = a < b ? a : b;
+    this.heldHash = hash;
+    this.heldBase = base;
+    this.heldCount = f;
+    return f;
+  }
+
   /** Halve every counter (aging). Exposed for tests. */
   halve(): void {
+    this.heldBase = -1;
     const odd = halveWords(this.table);
     // Each key owns four counters: odd/4 estimates the increments lost to truncation.
     // Clamp before the shift: `>>> 1` of a negative difference is a huge unsigned number.
@@ -193,6 +231,7 @@ export class FrequencySketch {
   clear(): void {
     this.table.fill(0);
     this.additions = 0;
+    this.heldBase = -1;
   }
 
   validate(name: string): void {

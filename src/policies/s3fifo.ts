@@ -22,7 +22,8 @@
  * The ghost (internal/ghost.ts) keeps 24-bit key fingerprints in a table of 64-byte buckets,
  * aged in 64ths of its capacity: it remembers the last 90% of the capacity evicted from S to
  * within 1/128 of the capacity (exactly, up to 64 records), where libCacheSim's FIFO
- * remembers exactly that. It costs one cache line per operation and 8 to 16 bytes per
+ * remembers exactly that. It costs at most one table line per operation (most misses are
+ * answered from a per-bucket summary without reading the table) and 8.6 to 17 bytes per
  * record; a false ghost hit only promotes a newcomer straight to M, which is harmless.
  */
 import { Queues, NIL } from '../internal/queues.js';

@@ -229,11 +229,6 @@ export class WTinyLfuPolicy implements Policy {
 
   // ---- frequency ----------------------------------------------------------------------
 
-  /** Estimated recent frequency of the key in `slot`: the sketch's plus its own hit count. */
-  private estimate(slot: number): number {
-    return this.freq.residentEstimate(slot, this.host.hashOf(slot));
-  }
-
   /**
    * The key in `slot` leaves the main space: its hit count joins the sketch. (Window slots
    * never have a count, since window hits are not counted, so a window candidate that leaves
@@ -284,15 +279,14 @@ export class WTinyLfuPolicy implements Policy {
           continue;
         }
         const victim = this.mainVictim();
-        if (victim === NIL || this.admit(cand, victim)) {
-          if (victim === NIL) {
-            q.unlink(WINDOW, cand, cc);
-            return cand;
-          }
-          return this.evictMain(victim);
+        if (victim === NIL) {
+          q.unlink(WINDOW, cand, cc);
+          return cand;
         }
+        const ch = host.hashOf(cand);
+        if (this.admit(cand, ch, victim)) return this.evictMain(victim);
         q.unlink(WINDOW, cand, cc);
-        this.ghosts.add(host.hashOf(cand), CANDIDATES);
+        this.ghosts.add(ch, CANDIDATES);
         return cand;
       }
       const victim = this.mainVictim();
@@ -333,10 +327,17 @@ export class WTinyLfuPolicy implements Policy {
     }
   }
 
-  /** TinyLFU admission [1]: does the candidate deserve the victim's place? */
-  private admit(cand: number, victim: number): boolean {
-    const cf = this.estimate(cand);
-    const vf = this.estimate(victim);
+  /**
+   * TinyLFU admission [1]: does the candidate (in `cand`, its key's hash `ch`) deserve the
+   * victim's place? The victim's estimate goes through the sketch's remembered one: a victim
+   * usually keeps its place for a run of duels (newcomers that lose), and its estimate is then
+   * computed once per run instead of once per duel (exact: the sketch forgets it as soon as
+   * a write reaches the victim's counters).
+   */
+  private admit(cand: number, ch: number, victim: number): boolean {
+    const freq = this.freq;
+    const cf = freq.residentEstimate(cand, ch);
+    const vf = freq.heldEstimate(victim, this.host.hashOf(victim));
     if (cf > vf) return true;
     return cf >= ADMIT_WARM && (this.rng.next() & ADMIT_MASK) === 0;
   }
