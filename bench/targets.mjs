@@ -34,6 +34,8 @@ const fmt = (x) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(2
 
 const names = [...new Set(R.results.map((r) => r.name))].filter((n) => n.startsWith('cortado '));
 const missing = [];
+/** Per cell: the fastest peer's Mops/s and each policy's ratio to it. */
+const cellRows = [];
 const rows = [];
 const speed = {};
 for (const name of names) {
@@ -51,6 +53,9 @@ for (const name of names) {
         }
         const [peer, best] = peers.reduce((a, b) => (b[1] > a[1] ? b : a));
         const x = own / best;
+        let row = cellRows.find((r) => r.where === where);
+        if (!row) cellRows.push((row = { where, peer, best, ratios: {} }));
+        row.ratios[name] = x;
         ratios.push(x);
         if (x < worst.x) worst = { x, where: `${where}, against ${peer}` };
       }
@@ -93,4 +98,8 @@ console.log(`Issue #15 targets, from ${file} (ratios to the fastest of ${PEERS.j
 console.log('| contender | target | measured | |');
 console.log('|---|---|---:|---|');
 for (const r of rows) console.log(r);
+console.log('\nPer cell: the fastest of those peers (Mops/s), and each policy as a multiple of it\n');
+console.log(`| cell | fastest peer | ${names.map((n) => policyOf(n)).join(' | ')} |`);
+console.log(`|---|---|${names.map(() => '---:').join('|')}|`);
+for (const r of cellRows) console.log(`| ${r.where} | ${r.peer} ${(r.best / 1e6).toFixed(2)} | ${names.map((n) => fmt(r.ratios[n])).join(' | ')} |`);
 if (missing.length) console.log(`\nCells not in the file (skipped): ${missing.length}, e.g. ${missing.slice(0, 3).join('; ')}`);
