@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Cache } from 'cortado';
 import { hashKey, prng, POLICY_NAMES } from 'cortado/internal';
-import { check } from './helpers.js';
+import { check, referenceString } from './helpers.js';
 
 /** The documented length up to which strings are hashed whole. */
 const WHOLE = 128;
@@ -22,22 +22,6 @@ const SEEDS = seeds(64);
 
 // The fold every string was hashed with before issue #15; strings of at most WHOLE units must
 // still hash exactly so (the simulator's seeded results depend on it).
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h | 0;
-}
-function referenceString(s: string, seed: number): number {
-  let h = seed ^ s.length;
-  for (let i = 0; i < s.length; i++) {
-    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
-    h ^= h >>> 15;
-  }
-  return mix32(h);
-}
 
 /** A string of `n` code units drawn from `r` (any of the 65,536 units, lone surrogates included). */
 function randomString(n: number, r: () => number, units = 0x10000): string {

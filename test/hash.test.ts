@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { hashKey } from 'cortado/internal';
+import { referenceMix32 as mix32, referenceString } from './helpers.js';
 
 const SEEDS = [0, 1, -1, 7, 12345, 0x7fffffff, -0x80000000, 0x5bd1e995, 42, 99, 2024, 31337, -123456789, 0x1234567, 3, 65536];
 
@@ -73,22 +74,6 @@ test('hashKey: keys equal to a Map hash alike (-0 and 0, every NaN, the same reg
 // small integers and of strings must not change. These are the formulas they were made with
 // (longer strings are sampled since issue #15: test/hash-long.test.ts; 'binary' draws code
 // points, up to two units each, hence the length filter).
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h | 0;
-}
-function referenceString(s: string, seed: number): number {
-  let h = seed ^ s.length;
-  for (let i = 0; i < s.length; i++) {
-    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
-    h ^= h >>> 15;
-  }
-  return mix32(h);
-}
 function referenceDouble(n: number, seed: number): number {
   const f64 = new Float64Array([n]);
   const u32 = new Uint32Array(f64.buffer);

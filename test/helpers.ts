@@ -81,3 +81,25 @@ export function deferred<T = void>(): Deferred<T> {
 
 /** Let every queued promise reaction run (one macrotask turn; no timer, no waiting). */
 export const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * The hash formulas the simulator's seeded results were made with, kept here as the reference
+ * that src/internal/hash.ts must still match (test/hash.test.ts, test/hash-long.test.ts): the
+ * murmur3 finaliser and the one-pass string fold (whole strings up to 128 units).
+ */
+export function referenceMix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
+}
+export function referenceString(s: string, seed: number): number {
+  let h = seed ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  return referenceMix32(h);
+}

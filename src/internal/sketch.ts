@@ -180,7 +180,11 @@ export class FrequencySketch {
 
   /** Estimated recent count of the key with this hash (0..15). */
   frequency(hash: number): number {
-    const h = mix32(hash ^ this.seed);
+    return this.countOf(mix32(hash ^ this.seed));
+  }
+
+  /** The smallest of the four counters of the key whose seeded mix is `h`. */
+  private countOf(h: number): number {
     const base = (h & this.blockMask) << 2;
     const g = mix32(h + GOLDEN);
     const t = this.table;
@@ -202,16 +206,8 @@ export class FrequencySketch {
   heldFrequency(hash: number): number {
     if (hash === this.heldHash && this.heldBase >= 0) return this.heldCount;
     const h = mix32(hash ^ this.seed);
+    const f = this.countOf(h);
     const base = (h & this.blockMask) << 2;
-    const g = mix32(h + GOLDEN);
-    const t = this.table;
-    const c0 = (t[base]! >>> ((g & 7) << 2)) & MAX_COUNT;
-    const c1 = (t[base + 1]! >>> (((g >>> 8) & 7) << 2)) & MAX_COUNT;
-    const c2 = (t[base + 2]! >>> (((g >>> 16) & 7) << 2)) & MAX_COUNT;
-    const c3 = (t[base + 3]! >>> (((g >>> 24) & 7) << 2)) & MAX_COUNT;
-    const a = c0 < c1 ? c0 : c1;
-    const b = c2 < c3 ? c2 : c3;
-    const f = a < b ? a : b;
     this.heldHash = hash;
     this.heldBase = base;
     this.heldCount = f;
