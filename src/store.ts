@@ -129,14 +129,14 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
 
   /** The slot holding `key`, or -1. */
   find(key: K): number {
-    if (typeof key === 'number' && key === key) return this.nums.find(key);
+    if (isTableKey(key)) return this.nums.find(key);
     const slot = this.map.get(key);
     return slot === undefined ? -1 : slot;
   }
 
   /** Index `slot` under `key` (absent from the index); -0 is stored as 0, as a Map does. */
   private link(key: K, slot: number): void {
-    if (typeof key === 'number' && key === key) {
+    if (isTableKey(key)) {
       this.keyAt[slot] = (key === 0 ? 0 : key) as K;
       this.nums.insert(key, slot);
     } else {
@@ -148,7 +148,7 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
   /** Take the key in `slot` out of the index. */
   private unlink(slot: number): void {
     const key = this.keyAt[slot] as K;
-    if (typeof key === 'number' && key === key) this.nums.remove(key, slot);
+    if (isTableKey(key)) this.nums.remove(key, slot);
     else this.map.delete(key);
   }
 
