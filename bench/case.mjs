@@ -2,6 +2,7 @@
 // Prints one JSON line: { name, workload, cap, keyType, opsPerSec (median), passes, hitRatio }.
 import { contender } from './contenders.mjs';
 import { buildWorkload } from './workloads.mjs';
+import { LOOPS } from './loops.mjs';
 
 const args = JSON.parse(process.argv[2]);
 const { name, workload, cap, keyType, ops, passes } = args;
@@ -9,26 +10,8 @@ const spec = contender(name);
 const { fill, trace, mode } = buildWorkload(workload, cap, ops, keyType);
 const cache = await spec.create(cap);
 
-// One loop per mode; each process runs one contender, so every call site is monomorphic.
-function loopGet(c, keys, n) {
-  let hits = 0;
-  for (let i = 0; i < n; i++) if (c.get(keys[i]) !== undefined) hits++;
-  return hits;
-}
-function loopAside(c, keys, n) {
-  let hits = 0;
-  for (let i = 0; i < n; i++) {
-    const k = keys[i];
-    if (c.get(k) === undefined) c.set(k, i);
-    else hits++;
-  }
-  return hits;
-}
-function loopSet(c, keys, n) {
-  for (let i = 0; i < n; i++) c.set(keys[i], i);
-  return 0;
-}
-const loop = mode === 'get' ? loopGet : mode === 'aside' ? loopAside : loopSet;
+// One loop per mode (bench/loops.mjs); each process runs one contender, so every call site is monomorphic.
+const loop = LOOPS[mode];
 
 for (let i = 0; i < fill.length; i++) cache.set(fill[i], i);
 // Warm-up: one untimed pass (JIT tiers up, cache reaches its steady state).

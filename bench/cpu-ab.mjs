@@ -27,17 +27,13 @@ if (o.child !== undefined) {
   const { fill, trace, mode } = buildWorkload(o.workload, cap, cap >= 1_000_000 ? 2_000_000 : 1_000_000, o.keys);
   const c = new Cache({ maxEntries: cap, policy: o.policy });
   for (let i = 0; i < fill.length; i++) c.set(fill[i], i);
-  const loops = {
-    get: (keys) => { let h = 0; for (let i = 0; i < keys.length; i++) if (c.get(keys[i]) !== undefined) h++; return h; },
-    aside: (keys) => { let h = 0; for (let i = 0; i < keys.length; i++) { const k = keys[i]; if (c.get(k) === undefined) c.set(k, i); else h++; } return h; },
-    set: (keys) => { for (let i = 0; i < keys.length; i++) c.set(keys[i], i); return 0; },
-  };
-  const loop = loops[mode];
-  let sink = loop(trace);
+  const { LOOPS } = await import('./loops.mjs');
+  const run = (keys) => LOOPS[mode](c, keys, keys.length);
+  let sink = run(trace);
   const rates = [];
   for (let p = 0; p < 5; p++) {
     const u = process.cpuUsage();
-    sink += loop(trace);
+    sink += run(trace);
     const d = process.cpuUsage(u);
     rates.push(trace.length / (d.user + d.system));
   }

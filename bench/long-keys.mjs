@@ -27,6 +27,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { rng, zipfSampler } from './workloads.mjs';
+import { loopAside, loopSet } from './loops.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LONG = 1024;
@@ -89,19 +90,6 @@ async function makeCache(name, cap, baseline) {
 async function runCase(a) {
   const { fill, trace, mode } = buildTrace(a.workload, a.shape, a.cap, a.ops, a.zipf);
   const cache = await makeCache(a.name, a.cap, a.baseline);
-  const loopAside = (c, keys, n) => {
-    let hits = 0;
-    for (let i = 0; i < n; i++) {
-      const k = keys[i];
-      if (c.get(k) === undefined) c.set(k, i);
-      else hits++;
-    }
-    return hits;
-  };
-  const loopSet = (c, keys, n) => {
-    for (let i = 0; i < n; i++) c.set(keys[i], i);
-    return 0;
-  };
   const loop = mode === 'aside' ? loopAside : loopSet;
   for (let i = 0; i < fill.length; i++) cache.set(fill[i], i);
   let sink = loop(cache, trace, trace.length); // warm-up pass
