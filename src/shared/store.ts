@@ -437,38 +437,31 @@ export class SharedStore {
    * of every change it sees. Words that lock-free readers follow use wa().
    */
   w(i: number, v: number): void {
+    this.log(i, i);
+    this.I[i] = v;
+  }
+
+  /** Append the undo entry of word i (its current value), tagged `entry` (i, ~i or i | L_PUBLISH). */
+  private log(i: number, entry: number): void {
     const I = this.I;
     const n = I[H_LOG_LEN]!;
     if (n >= LOG_ENTRIES) throw new Error('cortado: SharedCache undo log overflow (a bug)');
     const e = this.log0 + 2 * n;
-    I[e] = i;
+    I[e] = entry;
     I[e + 1] = I[i]!;
     I[H_LOG_LEN] = n + 1;
-    I[i] = v;
   }
 
   /** Logged write with an atomic (sequentially consistent) store: publication, and flags read by lock-free threads. */
   wa(i: number, v: number): void {
-    const I = this.I;
-    const n = I[H_LOG_LEN]!;
-    if (n >= LOG_ENTRIES) throw new Error('cortado: SharedCache undo log overflow (a bug)');
-    const e = this.log0 + 2 * n;
-    I[e] = i;
-    I[e + 1] = I[i]!;
-    I[H_LOG_LEN] = n + 1;
-    Atomics.store(I, i, v);
+    this.log(i, i);
+    Atomics.store(this.I, i, v);
   }
 
   /** Logged write of a version word: undone to old + 2 (never back to a value a reader saw). */
   wv(i: number, v: number): void {
-    const I = this.I;
-    const n = I[H_LOG_LEN]!;
-    if (n >= LOG_ENTRIES) throw new Error('cortado: SharedCache undo log overflow (a bug)');
-    const e = this.log0 + 2 * n;
-    I[e] = ~i;
-    I[e + 1] = I[i]!;
-    I[H_LOG_LEN] = n + 1;
-    Atomics.store(I, i, v);
+    this.log(i, ~i);
+    Atomics.store(this.I, i, v);
   }
 
   /**
@@ -478,14 +471,8 @@ export class SharedStore {
    * have found, and pinned, is never taken back.
    */
   wp(i: number, v: number): void {
-    const I = this.I;
-    const n = I[H_LOG_LEN]!;
-    if (n >= LOG_ENTRIES) throw new Error('cortado: SharedCache undo log overflow (a bug)');
-    const e = this.log0 + 2 * n;
-    I[e] = i | L_PUBLISH;
-    I[e + 1] = I[i]!;
-    I[H_LOG_LEN] = n + 1;
-    Atomics.store(I, i, v);
+    this.log(i, i | L_PUBLISH);
+    Atomics.store(this.I, i, v);
   }
 
   commit(): void {
