@@ -143,3 +143,14 @@ export function classify(e: unknown, ErrorReply: (new (...args: any[]) => Error)
 export function timeoutError(what: string, ms: number): RedisTimeoutError {
   return new RedisTimeoutError(`cortado: Redis ${what} took longer than ${ms} ms`, ms);
 }
+
+/** Resolves on the client's next 'ready'. */
+export function waitReady(client: RedisClientLike): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (): void => {
+      client.off('ready', on);
+      resolve();
+    };
+    client.on('ready', on);
+  });
+}

@@ -44,6 +44,7 @@ import {
   deadline,
   loadRedis,
   timeoutError,
+  waitReady,
 } from './connection.js';
 import { RedisUnavailableError } from './errors.js';
 
@@ -385,15 +386,4 @@ export class RedisBus implements InvalidationBus {
     })();
     return this.#closing;
   }
-}
-
-/** Resolves on the client's next 'ready'. */
-function waitReady(client: RedisClientLike): Promise<void> {
-  return new Promise((resolve) => {
-    const on = (): void => {
-      client.off('ready', on);
-      resolve();
-    };
-    client.on('ready', on);
-  });
 }

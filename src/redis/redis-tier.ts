@@ -45,6 +45,7 @@ import {
   deadline,
   loadRedis,
   timeoutError,
+  waitReady,
 } from './connection.js';
 import { RedisReplyError, RedisTimeoutError, RedisUnavailableError } from './errors.js';
 
@@ -379,15 +380,4 @@ async function evalGet(client: RedisClientLike, options: object, key: string | B
     if (e instanceof Error && e.message.startsWith('NOSCRIPT')) return client.sendCommand(['EVAL', GET_SCRIPT, '1', key], options);
     throw e;
   }
-}
-
-/** Resolves on the client's next 'ready'. */
-function waitReady(client: RedisClientLike): Promise<void> {
-  return new Promise((resolve) => {
-    const on = (): void => {
-      client.off('ready', on);
-      resolve();
-    };
-    client.on('ready', on);
-  });
 }
