@@ -122,7 +122,6 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   private readonly removals: RemovalQueue<K, V>;
 
   // ---- stats ----
-  private hits = 0;
   private misses = 0;
   private inserts = 0;
   private updates = 0;
@@ -223,7 +222,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
   /** The value for `key`, or undefined. A hit counts as an access for the policy. */
   get(key: K): V | undefined {
     if (this.calling !== 0) throw this.reentered('get');
-    const slot = this.store.find(key);
+    const store = this.store;
+    const slot = store.find(key);
     if (slot < 0) {
       this.misses++;
       if (missChannel.hasSubscribers) missChannel.publish({ cache: this, key });
@@ -248,7 +248,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
       }
     }
     this.policy.onAccess(slot);
-    this.hits++;
+    store.hits++;
     if (hitChannel.hasSubscribers) hitChannel.publish({ cache: this, key });
     return this.valAt[slot];
   }
@@ -544,7 +544,7 @@ export class Cache<K, V> implements Iterable<[K, V]> {
     if (slot < 0) return;
     if (fresh && this.idleTtl > 0) this.touch(slot, this.clock());
     this.policy.onAccess(slot);
-    this.hits++;
+    this.store.hits++;
     if (hitChannel.hasSubscribers) hitChannel.publish({ cache: this, key });
   }
   /** @internal */ _miss(key: K): void {
@@ -583,11 +583,11 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** Counters since the cache was created. */
   stats(): CacheStats {
-    const lookups = this.hits + this.misses;
+    const lookups = this.store.hits + this.misses;
     return {
-      hits: this.hits,
+      hits: this.store.hits,
       misses: this.misses,
-      hitRatio: lookups === 0 ? 0 : this.hits / lookups,
+      hitRatio: lookups === 0 ? 0 : this.store.hits / lookups,
       inserts: this.inserts,
       updates: this.updates,
       evictions: this.evictions,
@@ -607,8 +607,8 @@ export class Cache<K, V> implements Iterable<[K, V]> {
 
   /** One line for console.log / util.inspect: policy, bounds, size, weight and hit ratio. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    const lookups = this.hits + this.misses;
-    const ratio = lookups === 0 ? '-' : (this.hits / lookups).toFixed(3);
+    const lookups = this.store.hits + this.misses;
+    const ratio = lookups === 0 ? '-' : (this.store.hits / lookups).toFixed(3);
     const entries = this.store.maxEntries === Infinity ? `${this.size}` : `${this.size}/${this.store.maxEntries}`;
     const weight = this.store.byWeight ? `, weight: ${this.weight}/${this.store.maxWeight}` : '';
     return `Cache<${this.policyName}> { entries: ${entries}${weight}, hitRatio: ${ratio} }`;

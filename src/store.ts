@@ -62,6 +62,8 @@ export class SlotStore<K, V> extends GrowableArrays implements PolicyHost {
   hashes: Int32Array;
   /** Sum of the live entries' weights. */
   totalWeight = 0;
+  /** Hits served (PolicyHost.hits; the cache's statistics read it too). */
+  hits = 0;
 
   maxEntries: number;
   maxWeight: number;

@@ -167,6 +167,7 @@ class FixedStore extends FixedArrays implements PolicyHost {
   readonly capacity = CAPACITY;
   readonly seed = SEED;
   readonly keyAt: number[] = [];
+  hits = 0;
   costOf(_slot: number): number {
     return 1;
   }
@@ -186,6 +187,7 @@ function replayFixed(policy: string, keys: number[]): { hits: boolean[]; store: 
     const found = index.get(k);
     if (found !== undefined) {
       p.onAccess(found);
+      store.hits++;
       hits.push(true);
       continue;
     }

@@ -168,14 +168,31 @@ test('wtinylfu: hits are counted per slot, decide duels while resident, and join
   const additions = p.sketch.additions;
   for (let i = 0; i < 4; i++) c.get(0); // four main-space hits on 0 (it moves to protected)
   assert.equal(p.sketch.frequency(hash(0)), 1, 'hits do not touch the sketch while 0 is resident');
-  assert.equal(p.sketch.additions, additions + 4, 'but each counts towards the halving period');
-  c.get(9); // a window hit is not counted
-  assert.equal(p.sketch.additions, additions + 4);
+  assert.equal(p.sketch.additions, additions, 'nor the halving period, until the next miss');
+  c.get(9); // a window hit: not counted in its slot, but a request towards the period
   // Candidate 9 (seen once) vs victim 1 (seen once): the tie evicts the candidate.
   c.set(10, 10);
+  assert.equal(p.sketch.additions, additions + 5 + 1, 'the five hits, then the miss on 10, join the period');
   assert.equal(c.has(9), false);
   c.delete(0); // 0 leaves: its miss and four hits are now in the sketch
   assert.equal(p.sketch.frequency(hash(0)), 5);
+  validate(c as Cache<unknown, unknown>);
+});
+
+test('wtinylfu: a run of hits longer than the halving period ages the sketch once, before the next miss is counted', () => {
+  type Sk = { policy: { sketch: { resetPeriod: number; additions: number; resets: number; frequency(h: number): number } } };
+  const c = new Cache<number, number>({ maxEntries: 10, policy: 'wtinylfu', seed: 4 });
+  const p = (c as unknown as Sk).policy;
+  for (let k = 0; k < 10; k++) c.set(k, k);
+  const period = p.sketch.resetPeriod;
+  const resets = p.sketch.resets;
+  for (let i = 0; i < 5 * period; i++) c.get(i % 9); // keys 0..8: every one in the main space
+  assert.equal(p.sketch.resets, resets, 'hits alone never age the sketch');
+  c.set(10, 10);
+  assert.equal(p.sketch.resets, resets + 1, 'five periods of hits age it once');
+  assert.ok(p.sketch.additions < period / 2 + 2, `after the halving the period restarts from half (${p.sketch.additions})`);
+  c.delete(0); // 0's saturated count, halved with the sketch, joins the sketch: 1 + 15 >>> 1
+  assert.equal(p.sketch.frequency(hashKey(0, 4)), (1 >>> 1) + (15 >>> 1));
   validate(c as Cache<unknown, unknown>);
 });
 

@@ -21,8 +21,9 @@
  * bits below `shift` belong to the owner and are kept by every operation here. The byte array
  * comes from the store's allocator (`<name>`), like every per-slot array of a policy.
  *
- * Hot path. The per-hit increment is {@link hit}; W-TinyLFU does the same two steps inline,
- * because its byte also takes the reference mark in the same store. Everything else here
+ * Hot path. The per-hit increment is {@link hit} (TinyLFU). W-TinyLFU writes its count inline,
+ * because its byte also takes the reference mark in the same store, and lets its hits join
+ * the halving period in bulk from the cache's hit count instead of one by one. Everything else here
  * (misses, duels, leaving keys, sizing) runs off the hit path.
  */
 import { FrequencySketch, Doorkeeper } from './sketch.js';
@@ -44,6 +45,8 @@ export interface FrequencyOptions {
   readonly tableEntries: number;
   /** First halving period (increments); {@link Frequency.size} sets it from then on. */
   readonly resetPeriod: number;
+  /** Halving period in multiples of the expected entries (default RESET_RATIO). */
+  readonly resetRatio?: number;
   /** The cache's seed (sketch and doorkeeper hashes are seeded from it). */
   readonly seed: number;
   /** Bit position of the count in its byte (0: the byte is the count's; 4: the high nibble). */
@@ -71,10 +74,12 @@ export class Frequency {
   private readonly maxEstimate: number;
   private readonly alloc: SlotAllocator;
   private readonly name: string;
+  private readonly resetRatio: number;
 
   constructor(alloc: SlotAllocator, o: FrequencyOptions) {
     this.alloc = alloc;
     this.name = o.name;
+    this.resetRatio = o.resetRatio ?? RESET_RATIO;
     this.shift = o.shift;
     this.one = 1 << o.shift;
     this.low = this.one - 1;
@@ -102,7 +107,7 @@ export class Frequency {
     const sketch = this.sketch;
     sketch.ensureCapacity(entries);
     const before = sketch.resetPeriod;
-    const period = Math.max(RESET_RATIO * entries, MIN_RESET_PERIOD);
+    const period = Math.max(this.resetRatio * entries, MIN_RESET_PERIOD);
     // A shorter period (a shrinking resize) keeps the sketch at the same point of its aging
     // cycle: the additions scale with it. Left as they were, they would exceed the new period
     // many times over, and the next requests would halve the sketch again and again, wiping

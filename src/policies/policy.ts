@@ -87,6 +87,13 @@ export interface PolicyHost extends SlotAllocator {
   hashOf(slot: number): number;
   /** Seed for the policy's own hashing (per cache, so that sketches resist hash flooding). */
   readonly seed: number;
+  /**
+   * Hits served so far (every hit, whatever queue it lands in). A policy that paces periodic
+   * work by requests reads it when it next acts instead of counting each hit itself: a
+   * counter in the policy would be a second increment on every hit (W-TinyLFU's sketch
+   * period; measured in docs/perf-notes.md).
+   */
+  readonly hits: number;
 }
 
 /** Returned by {@link Policy.evictFor} to refuse the newcomer. */
