@@ -19,6 +19,6 @@ export { FrequencySketch, Doorkeeper } from './internal/sketch.js';
 export { Frequency, MAX_HITS } from './internal/frequency.js';
 export { GrowableArrays, FixedArrays } from './internal/typed-arrays.js';
 export { Ghost } from './internal/ghost.js';
-export { GhostRing } from './internal/ghost-ring.js';
+export { GhostTable } from './internal/ghost-table.js';
 export { NumberTable, isTableKey } from './internal/number-table.js';
 export { prng } from './sim/synthetic.js';
