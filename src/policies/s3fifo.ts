@@ -25,6 +25,14 @@
  * remembers exactly that. It costs at most one table line per operation (most misses are
  * answered from a per-bucket summary without reading the table) and 8.6 to 17 bytes per
  * record; a false ghost hit only promotes a newcomer straight to M, which is harmless.
+ *
+ * The ghost needs the evicted key's fingerprint (the low 24 bits of its hash). The cache does
+ * not keep hashes for S3-FIFO (`hashOnDemand`), and recomputing one from the key cost a string
+ * hash per eviction from S (13% of a string-keyed write at 1,000 entries). So the per-slot
+ * metadata word keeps the fingerprint beside the counter: it is written on insert anyway, and
+ * read on eviction anyway, so keeping it touches no extra memory line (a separate hash array,
+ * as the store keeps for other policies, cost number-keyed writes up to a quarter: one more
+ * random line on every insert and eviction). 3 bytes per slot more than a metadata byte.
  */
 import { Queues, NIL } from '../internal/queues.js';
 import { Ghost } from '../internal/ghost.js';
@@ -40,38 +48,49 @@ const GHOST_RATIO = 0.9;
 const MOVE_TO_MAIN_THRESHOLD = 2;
 /** Counter ceiling: 2 bits. */
 const MAX_FREQ = 3;
-/** Per-slot metadata byte: the 2-bit counter in bits 0-1, and this bit when the slot is in M. */
+/**
+ * Per-slot metadata word: the 2-bit counter in bits 0-1, IN_MAIN when the slot is in M, and
+ * the key's fingerprint (its hash's low 24 bits, what the ghost keeps) in bits 8-31.
+ */
 const FREQ_BITS = 3;
 const IN_MAIN = 4;
+/** The flags (counter and IN_MAIN) below the fingerprint. */
+const FLAGS = 0xff;
+const FP_SHIFT = 8;
 
 export class S3FifoPolicy implements Policy {
   readonly name = 's3fifo';
   readonly hitCost = 'bit' as const;
   readonly needsHash = true;
   /**
-   * Hashes are read once per eviction from S (for the ghost), so the cache recomputes them
-   * from the key instead of keeping 4 bytes per slot (see docs/benchmarks.md, memory).
+   * The cache keeps no hash per slot: the fingerprint the ghost needs on eviction from S is in
+   * the policy's metadata word (see the module comment); `hashOf` is read only by validate().
    */
   readonly hashOnDemand = true;
   private readonly q: Queues;
-  /** Counter and queue per slot (FREQ_BITS | IN_MAIN): one byte, so Queues keeps no owner byte. */
-  private freq: Uint8Array;
+  /**
+   * Per slot: counter, queue (FREQ_BITS | IN_MAIN, so Queues keeps no owner byte) and the key's
+   * fingerprint (see FP_SHIFT).
+   */
+  private meta: Int32Array;
   private readonly ghost: Ghost;
   private smallCapacity = 0;
   private mainCapacity = 0;
   /** Set by recordMiss when the incoming key was found (and removed) in the ghost. */
   private ghostHit = false;
+  /** The incoming key's fingerprint, shifted into place, from recordMiss for onInsert. */
+  private incoming = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.q = new Queues(host, 's3fifo', 2, slots, false);
-    this.freq = host.u8('s3fifo.freq', slots);
+    this.meta = host.i32('s3fifo.meta', slots);
     this.ghost = new Ghost(0, GHOST_RATIO * slots);
     this.resize();
   }
 
   grow(slots: number): void {
     this.q.grow(slots);
-    this.freq = this.host.u8('s3fifo.freq', slots);
+    this.meta = this.host.i32('s3fifo.meta', slots);
     // The ghost holds about as many records as the cache holds entries (90% of it in cost).
     this.ghost.reserve(GHOST_RATIO * slots);
   }
@@ -88,6 +107,7 @@ export class S3FifoPolicy implements Policy {
 
   recordMiss(hash: number): void {
     this.ghostHit = this.ghost.take(hash);
+    this.incoming = hash << FP_SHIFT;
   }
 
   evictFor(_hash: number, _cost: number): number {
@@ -106,18 +126,19 @@ export class S3FifoPolicy implements Policy {
   /** Walk S's tail: promote entries hit twice, evict the first that was not. */
   private evictSmall(): number {
     const q = this.q;
-    const freq = this.freq;
+    const meta = this.meta;
     const host = this.host;
     for (;;) {
       const s = q.tail[SMALL]!;
       if (s === NIL) return NIL;
       const c = host.costOf(s);
       q.unlink(SMALL, s, c);
-      if ((freq[s]! & FREQ_BITS) >= MOVE_TO_MAIN_THRESHOLD) {
-        freq[s] = IN_MAIN;
+      const m = meta[s]!;
+      if ((m & FREQ_BITS) >= MOVE_TO_MAIN_THRESHOLD) {
+        meta[s] = (m & ~FLAGS) | IN_MAIN;
         q.pushHead(MAIN, s, c);
       } else {
-        this.ghost.add(host.hashOf(s), c);
+        this.ghost.add(m >>> FP_SHIFT, c);
         return s;
       }
     }
@@ -126,13 +147,13 @@ export class S3FifoPolicy implements Policy {
   /** 2-bit CLOCK over M: reinsert while the counter is positive, decrementing it. */
   private evictMain(): number {
     const q = this.q;
-    const freq = this.freq;
+    const meta = this.meta;
     for (;;) {
       const s = q.tail[MAIN]!;
       if (s === NIL) return NO_SLOT;
-      const f = freq[s]! & FREQ_BITS;
-      if (f > 0) {
-        freq[s] = IN_MAIN | (f - 1);
+      const m = meta[s]!;
+      if ((m & FREQ_BITS) > 0) {
+        meta[s] = m - 1; // the counter is in the low bits: IN_MAIN and the fingerprint stay
         q.moveToHead(MAIN, s);
       } else {
         q.unlink(MAIN, s, this.host.costOf(s));
@@ -144,33 +165,33 @@ export class S3FifoPolicy implements Policy {
   onInsert(slot: number): void {
     const c = this.host.costOf(slot);
     if (this.ghostHit || c > this.smallCapacity) {
-      this.freq[slot] = IN_MAIN;
+      this.meta[slot] = this.incoming | IN_MAIN;
       this.q.pushHead(MAIN, slot, c);
     } else {
-      this.freq[slot] = 0;
+      this.meta[slot] = this.incoming;
       this.q.pushHead(SMALL, slot, c);
     }
     this.ghostHit = false;
   }
 
   onAccess(slot: number): void {
-    const f = this.freq[slot]!;
-    if ((f & FREQ_BITS) < MAX_FREQ) this.freq[slot] = f + 1;
+    const m = this.meta[slot]!;
+    if ((m & FREQ_BITS) < MAX_FREQ) this.meta[slot] = m + 1;
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    this.q.cost[(this.freq[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL]! += this.host.costOf(slot) - oldCost;
+    this.q.cost[(this.meta[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL]! += this.host.costOf(slot) - oldCost;
     this.onAccess(slot);
   }
 
   onRemove(slot: number): void {
-    this.q.unlink((this.freq[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL, slot, this.host.costOf(slot));
-    this.freq[slot] = 0;
+    this.q.unlink((this.meta[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL, slot, this.host.costOf(slot));
+    this.meta[slot] = 0;
   }
 
   clear(): void {
     this.q.clear();
-    this.freq.fill(0);
+    this.meta.fill(0);
     this.ghost.clear();
     this.ghostHit = false;
   }
@@ -184,8 +205,14 @@ export class S3FifoPolicy implements Policy {
     }
     for (const s of small) if (!live(s)) broken(this.name, `slot ${s} in S but not live`);
     for (const s of main) if (!live(s)) broken(this.name, `slot ${s} in M but not live`);
-    for (const s of small) if (this.freq[s]! > MAX_FREQ) broken(this.name, `slot ${s} in S has metadata ${this.freq[s]}`);
-    for (const s of main) if ((this.freq[s]! & ~FREQ_BITS) !== IN_MAIN) broken(this.name, `slot ${s} in M has metadata ${this.freq[s]}`);
+    const flags = (s: number) => this.meta[s]! & FLAGS;
+    for (const s of small) if (flags(s) > MAX_FREQ) broken(this.name, `slot ${s} in S has flags ${flags(s)}`);
+    for (const s of main) if ((flags(s) & ~FREQ_BITS) !== IN_MAIN) broken(this.name, `slot ${s} in M has flags ${flags(s)}`);
+    for (const s of [...small, ...main]) {
+      const fp = this.meta[s]! >>> FP_SHIFT;
+      const want = this.host.hashOf(s) & 0xffffff;
+      if (fp !== want) broken(this.name, `slot ${s} keeps fingerprint ${fp}, its key's is ${want}`);
+    }
     this.ghost.check(this.name);
   }
 }
