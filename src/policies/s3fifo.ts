@@ -33,13 +33,16 @@
  * read on eviction anyway, so keeping it touches no extra memory line (a separate hash array,
  * as the store keeps for other policies, cost number-keyed writes up to a quarter: one more
  * random line on every insert and eviction). 3 bytes per slot more than a metadata byte.
+ *
+ * The two queues share one interleaved link array (internal/queues.ts's layout) and keep
+ * their ends and costs as plain fields, as SingleQueue does for LRU and SIEVE, rather than in
+ * Queues' per-queue typed arrays: a write to a full cache reads and updates them several times
+ * (docs/perf-notes.md, "S3-FIFO miss path"). The slot's queue is the IN_MAIN bit.
  */
-import { Queues, NIL } from '../internal/queues.js';
+import { NIL } from '../internal/queues.js';
 import { Ghost } from '../internal/ghost.js';
 import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
-const SMALL = 0;
-const MAIN = 1;
 /** Share of the capacity given to the small queue (paper and libCacheSim: 10%). */
 const SMALL_RATIO = 0.1;
 /** Ghost capacity as a share of the cache capacity (libCacheSim default: 90%). */
@@ -67,10 +70,21 @@ export class S3FifoPolicy implements Policy {
    * the policy's metadata word (see the module comment); `hashOf` is read only by validate().
    */
   readonly hashOnDemand = true;
-  private readonly q: Queues;
   /**
-   * Per slot: counter, queue (FREQ_BITS | IN_MAIN, so Queues keeps no owner byte) and the key's
-   * fingerprint (see FP_SHIFT).
+   * Both queues' links, interleaved: `link[2s]` is the older neighbour of `s` (towards the
+   * tail), `link[2s + 1]` the newer one; NIL at the ends.
+   */
+  private link: Int32Array;
+  /** S (small): newest and oldest slot, and the sum of its costs. */
+  private smallHead = NIL;
+  private smallTail = NIL;
+  private smallCost = 0;
+  /** M (main): the same. */
+  private mainHead = NIL;
+  private mainTail = NIL;
+  private mainCost = 0;
+  /**
+   * Per slot: counter, queue (FREQ_BITS | IN_MAIN) and the key's fingerprint (see FP_SHIFT).
    */
   private meta: Int32Array;
   private readonly ghost: Ghost;
@@ -82,14 +96,14 @@ export class S3FifoPolicy implements Policy {
   private incoming = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(host, 's3fifo', 2, slots, false);
+    this.link = host.i32('s3fifo.link', 2 * slots, NIL);
     this.meta = host.i32('s3fifo.meta', slots);
     this.ghost = new Ghost(0, GHOST_RATIO * slots);
     this.resize();
   }
 
   grow(slots: number): void {
-    this.q.grow(slots);
+    this.link = this.host.i32('s3fifo.link', 2 * slots, NIL);
     this.meta = this.host.i32('s3fifo.meta', slots);
     // The ghost holds about as many records as the cache holds entries (90% of it in cost).
     this.ghost.reserve(GHOST_RATIO * slots);
@@ -102,7 +116,7 @@ export class S3FifoPolicy implements Policy {
     if (small < 1 && cap >= 1) small = 1;
     this.smallCapacity = small;
     this.mainCapacity = cap - small;
-    this.ghost.resize(Math.floor(cap * GHOST_RATIO), GHOST_RATIO * this.q.slots);
+    this.ghost.resize(Math.floor(cap * GHOST_RATIO), GHOST_RATIO * (this.link.length >>> 1));
   }
 
   recordMiss(hash: number): void {
@@ -115,8 +129,7 @@ export class S3FifoPolicy implements Policy {
   }
 
   evict(): number {
-    const q = this.q;
-    if (q.cost[MAIN]! > this.mainCapacity || q.length[SMALL] === 0) {
+    if (this.mainCost > this.mainCapacity || this.smallTail === NIL) {
       return this.evictMain();
     }
     const s = this.evictSmall();
@@ -125,19 +138,25 @@ export class S3FifoPolicy implements Policy {
 
   /** Walk S's tail: promote entries hit twice, evict the first that was not. */
   private evictSmall(): number {
-    const q = this.q;
+    const link = this.link;
     const meta = this.meta;
     const host = this.host;
     for (;;) {
-      const s = q.tail[SMALL]!;
+      const s = this.smallTail;
       if (s === NIL) return NIL;
       const c = host.costOf(s);
-      q.unlink(SMALL, s, c);
+      // Unlink S's tail.
+      const n = link[2 * s + 1]!;
+      this.smallTail = n;
+      if (n === NIL) this.smallHead = NIL;
+      else link[2 * n] = NIL;
+      this.smallCost -= c;
       const m = meta[s]!;
       if ((m & FREQ_BITS) >= MOVE_TO_MAIN_THRESHOLD) {
         meta[s] = (m & ~FLAGS) | IN_MAIN;
-        q.pushHead(MAIN, s, c);
+        this.pushMain(s, c);
       } else {
+        link[2 * s + 1] = NIL;
         this.ghost.add(m >>> FP_SHIFT, c);
         return s;
       }
@@ -146,30 +165,65 @@ export class S3FifoPolicy implements Policy {
 
   /** 2-bit CLOCK over M: reinsert while the counter is positive, decrementing it. */
   private evictMain(): number {
-    const q = this.q;
+    const link = this.link;
     const meta = this.meta;
     for (;;) {
-      const s = q.tail[MAIN]!;
+      const s = this.mainTail;
       if (s === NIL) return NO_SLOT;
       const m = meta[s]!;
+      const n = link[2 * s + 1]!;
       if ((m & FREQ_BITS) > 0) {
         meta[s] = m - 1; // the counter is in the low bits: IN_MAIN and the fingerprint stay
-        q.moveToHead(MAIN, s);
+        if (n === NIL) continue; // alone in M: already its head
+        // Move the tail to the head.
+        this.mainTail = n;
+        link[2 * n] = NIL;
+        const h = this.mainHead;
+        link[2 * s] = h;
+        link[2 * s + 1] = NIL;
+        link[2 * h + 1] = s;
+        this.mainHead = s;
       } else {
-        q.unlink(MAIN, s, this.host.costOf(s));
+        this.mainTail = n;
+        if (n === NIL) this.mainHead = NIL;
+        else link[2 * n] = NIL;
+        link[2 * s + 1] = NIL;
+        this.mainCost -= this.host.costOf(s);
         return s;
       }
     }
+  }
+
+  private pushSmall(s: number, c: number): void {
+    const link = this.link;
+    const h = this.smallHead;
+    link[2 * s] = h;
+    link[2 * s + 1] = NIL;
+    if (h === NIL) this.smallTail = s;
+    else link[2 * h + 1] = s;
+    this.smallHead = s;
+    this.smallCost += c;
+  }
+
+  private pushMain(s: number, c: number): void {
+    const link = this.link;
+    const h = this.mainHead;
+    link[2 * s] = h;
+    link[2 * s + 1] = NIL;
+    if (h === NIL) this.mainTail = s;
+    else link[2 * h + 1] = s;
+    this.mainHead = s;
+    this.mainCost += c;
   }
 
   onInsert(slot: number): void {
     const c = this.host.costOf(slot);
     if (this.ghostHit || c > this.smallCapacity) {
       this.meta[slot] = this.incoming | IN_MAIN;
-      this.q.pushHead(MAIN, slot, c);
+      this.pushMain(slot, c);
     } else {
       this.meta[slot] = this.incoming;
-      this.q.pushHead(SMALL, slot, c);
+      this.pushSmall(slot, c);
     }
     this.ghostHit = false;
   }
@@ -180,26 +234,62 @@ export class S3FifoPolicy implements Policy {
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    this.q.cost[(this.meta[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL]! += this.host.costOf(slot) - oldCost;
+    const d = this.host.costOf(slot) - oldCost;
+    if ((this.meta[slot]! & IN_MAIN) !== 0) this.mainCost += d;
+    else this.smallCost += d;
     this.onAccess(slot);
   }
 
   onRemove(slot: number): void {
-    this.q.unlink((this.meta[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL, slot, this.host.costOf(slot));
+    const link = this.link;
+    const c = this.host.costOf(slot);
+    const inMain = (this.meta[slot]! & IN_MAIN) !== 0;
+    const o = link[2 * slot]!;
+    const n = link[2 * slot + 1]!;
+    if (n !== NIL) link[2 * n] = o;
+    else if (inMain) this.mainHead = o;
+    else this.smallHead = o;
+    if (o !== NIL) link[2 * o + 1] = n;
+    else if (inMain) this.mainTail = n;
+    else this.smallTail = n;
+    link[2 * slot] = NIL;
+    link[2 * slot + 1] = NIL;
+    if (inMain) this.mainCost -= c;
+    else this.smallCost -= c;
     this.meta[slot] = 0;
   }
 
   clear(): void {
-    this.q.clear();
+    this.link.fill(NIL);
+    this.smallHead = this.smallTail = this.mainHead = this.mainTail = NIL;
+    this.smallCost = this.mainCost = 0;
     this.meta.fill(0);
     this.ghost.clear();
     this.ghostHit = false;
   }
 
+  /** Walk one queue from its head: links both ways, ends and cost; returns its slots. */
+  private walk(what: string, head: number, tail: number, cost: number): number[] {
+    const link = this.link;
+    const seen: number[] = [];
+    const limit = (link.length >>> 1) + 1;
+    let total = 0;
+    let prev = NIL;
+    for (let s = head; s !== NIL; s = link[2 * s]!) {
+      if (seen.length > limit) broken(this.name, `cycle in ${what}`);
+      if (link[2 * s + 1] !== prev) broken(this.name, `${what}: slot ${s} newer link ${link[2 * s + 1]} != ${prev}`);
+      seen.push(s);
+      total += this.host.costOf(s);
+      prev = s;
+    }
+    if (prev !== tail) broken(this.name, `${what}: tail ${tail} != ${prev}`);
+    if (Math.abs(total - cost) > 1e-6 * Math.max(1, total)) broken(this.name, `${what}: cost ${cost} != ${total}`);
+    return seen;
+  }
+
   validate(live: (slot: number) => boolean, size: number): void {
-    const costOf = (s: number) => this.host.costOf(s);
-    const small = this.q.check(SMALL, 's3fifo small', costOf);
-    const main = this.q.check(MAIN, 's3fifo main', costOf);
+    const small = this.walk('s3fifo small', this.smallHead, this.smallTail, this.smallCost);
+    const main = this.walk('s3fifo main', this.mainHead, this.mainTail, this.mainCost);
     if (small.length + main.length !== size) {
       broken(this.name, `queues hold ${small.length}+${main.length} slots, cache ${size}`);
     }
