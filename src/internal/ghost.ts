@@ -32,9 +32,10 @@
  *  - Costs: a taken record gives back its epoch's average cost (words do not store their
  *    cost). With unit costs, as in a cache bounded by entries, that is exact.
  *
- * 4 bytes per word and 2 to 4 words per live record, plus 5 bytes per 16 words for the
- * bucket facts: 8.6 to 17 bytes per remembered key, with at most one table line touched per
- * operation (the bucket facts are a 13th of the table's size, so they tend to stay cached). A false match (two keys with one fingerprint in one
+ * 4 bytes per word and 2 to 4 words per live record, plus 9 bytes per 16 words for the
+ * bucket facts: 9.1 to 18.3 bytes per remembered key, with at most one table line touched
+ * per operation (the bucket facts are a 7th of the table's size, so they tend to stay
+ * cached). A false match (two keys with one fingerprint in one
  * bucket: about 8 in 2^24) only nudges an adaptation step or admits one newcomer to
  * S3-FIFO's main queue, which is harmless.
  */

@@ -23,7 +23,7 @@
  * aged in 64ths of its capacity: it remembers the last 90% of the capacity evicted from S to
  * within 1/128 of the capacity (exactly, up to 64 records), where libCacheSim's FIFO
  * remembers exactly that. It costs at most one table line per operation (most misses are
- * answered from a per-bucket summary without reading the table) and 8.6 to 17 bytes per
+ * answered from a per-bucket summary without reading the table) and 9.1 to 18.3 bytes per
  * record; a false ghost hit only promotes a newcomer straight to M, which is harmless.
  *
  * The ghost needs the evicted key's fingerprint (the low 24 bits of its hash). The cache does
