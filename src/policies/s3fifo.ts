@@ -23,15 +23,26 @@
  * aged in 64ths of its capacity: it remembers the last 90% of the capacity evicted from S to
  * within 1/128 of the capacity (exactly, up to 64 records), where libCacheSim's FIFO
  * remembers exactly that. It costs at most one table line per operation (most misses are
- * answered from a per-bucket summary without reading the table) and 8.6 to 17 bytes per
+ * answered from a per-bucket summary without reading the table) and 9.1 to 18.3 bytes per
  * record; a false ghost hit only promotes a newcomer straight to M, which is harmless.
+ *
+ * The ghost needs the evicted key's fingerprint (the low 24 bits of its hash). The cache does
+ * not keep hashes for S3-FIFO (`hashOnDemand`), and recomputing one from the key cost a string
+ * hash per eviction from S (13% of a string-keyed write at 1,000 entries). So the per-slot
+ * metadata word keeps the fingerprint beside the counter: it is written on insert anyway, and
+ * read on eviction anyway, so keeping it touches no extra memory line (a separate hash array,
+ * as the store keeps for other policies, cost number-keyed writes up to a quarter: one more
+ * random line on every insert and eviction). 3 bytes per slot more than a metadata byte.
+ *
+ * The two queues share one interleaved link array (internal/queues.ts's layout) and keep
+ * their ends and costs as plain fields, as SingleQueue does for LRU and SIEVE, rather than in
+ * Queues' per-queue typed arrays: a write to a full cache reads and updates them several times
+ * (docs/perf-notes.md, "S3-FIFO miss path"). The slot's queue is the IN_MAIN bit.
  */
-import { Queues, NIL } from '../internal/queues.js';
+import { NIL } from '../internal/queues.js';
 import { Ghost } from '../internal/ghost.js';
 import { type Policy, type PolicyHost, NO_SLOT, broken } from './policy.js';
 
-const SMALL = 0;
-const MAIN = 1;
 /** Share of the capacity given to the small queue (paper and libCacheSim: 10%). */
 const SMALL_RATIO = 0.1;
 /** Ghost capacity as a share of the cache capacity (libCacheSim default: 90%). */
@@ -40,38 +51,60 @@ const GHOST_RATIO = 0.9;
 const MOVE_TO_MAIN_THRESHOLD = 2;
 /** Counter ceiling: 2 bits. */
 const MAX_FREQ = 3;
-/** Per-slot metadata byte: the 2-bit counter in bits 0-1, and this bit when the slot is in M. */
+/**
+ * Per-slot metadata word: the 2-bit counter in bits 0-1, IN_MAIN when the slot is in M, and
+ * the key's fingerprint (its hash's low 24 bits, what the ghost keeps) in bits 8-31.
+ */
 const FREQ_BITS = 3;
 const IN_MAIN = 4;
+/** The flags (counter and IN_MAIN) below the fingerprint. */
+const FLAGS = 0xff;
+const FP_SHIFT = 8;
 
 export class S3FifoPolicy implements Policy {
   readonly name = 's3fifo';
   readonly hitCost = 'bit' as const;
   readonly needsHash = true;
   /**
-   * Hashes are read once per eviction from S (for the ghost), so the cache recomputes them
-   * from the key instead of keeping 4 bytes per slot (see docs/benchmarks.md, memory).
+   * The cache keeps no hash per slot: the fingerprint the ghost needs on eviction from S is in
+   * the policy's metadata word (see the module comment); `hashOf` is read only by validate().
    */
   readonly hashOnDemand = true;
-  private readonly q: Queues;
-  /** Counter and queue per slot (FREQ_BITS | IN_MAIN): one byte, so Queues keeps no owner byte. */
-  private freq: Uint8Array;
+  /**
+   * Both queues' links, interleaved: `link[2s]` is the older neighbour of `s` (towards the
+   * tail), `link[2s + 1]` the newer one; NIL at the ends.
+   */
+  private link: Int32Array;
+  /** S (small): newest and oldest slot, and the sum of its costs. */
+  private smallHead = NIL;
+  private smallTail = NIL;
+  private smallCost = 0;
+  /** M (main): the same. */
+  private mainHead = NIL;
+  private mainTail = NIL;
+  private mainCost = 0;
+  /**
+   * Per slot: counter, queue (FREQ_BITS | IN_MAIN) and the key's fingerprint (see FP_SHIFT).
+   */
+  private meta: Int32Array;
   private readonly ghost: Ghost;
   private smallCapacity = 0;
   private mainCapacity = 0;
   /** Set by recordMiss when the incoming key was found (and removed) in the ghost. */
   private ghostHit = false;
+  /** The incoming key's fingerprint, shifted into place, from recordMiss for onInsert. */
+  private incoming = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(host, 's3fifo', 2, slots, false);
-    this.freq = host.u8('s3fifo.freq', slots);
+    this.link = host.i32('s3fifo.link', 2 * slots, NIL);
+    this.meta = host.i32('s3fifo.meta', slots);
     this.ghost = new Ghost(0, GHOST_RATIO * slots);
     this.resize();
   }
 
   grow(slots: number): void {
-    this.q.grow(slots);
-    this.freq = this.host.u8('s3fifo.freq', slots);
+    this.link = this.host.i32('s3fifo.link', 2 * slots, NIL);
+    this.meta = this.host.i32('s3fifo.meta', slots);
     // The ghost holds about as many records as the cache holds entries (90% of it in cost).
     this.ghost.reserve(GHOST_RATIO * slots);
   }
@@ -83,11 +116,12 @@ export class S3FifoPolicy implements Policy {
     if (small < 1 && cap >= 1) small = 1;
     this.smallCapacity = small;
     this.mainCapacity = cap - small;
-    this.ghost.resize(Math.floor(cap * GHOST_RATIO), GHOST_RATIO * this.q.slots);
+    this.ghost.resize(Math.floor(cap * GHOST_RATIO), GHOST_RATIO * (this.link.length >>> 1));
   }
 
   recordMiss(hash: number): void {
     this.ghostHit = this.ghost.take(hash);
+    this.incoming = hash << FP_SHIFT;
   }
 
   evictFor(_hash: number, _cost: number): number {
@@ -95,8 +129,7 @@ export class S3FifoPolicy implements Policy {
   }
 
   evict(): number {
-    const q = this.q;
-    if (q.cost[MAIN]! > this.mainCapacity || q.length[SMALL] === 0) {
+    if (this.mainCost > this.mainCapacity || this.smallTail === NIL) {
       return this.evictMain();
     }
     const s = this.evictSmall();
@@ -105,19 +138,26 @@ export class S3FifoPolicy implements Policy {
 
   /** Walk S's tail: promote entries hit twice, evict the first that was not. */
   private evictSmall(): number {
-    const q = this.q;
-    const freq = this.freq;
+    const link = this.link;
+    const meta = this.meta;
     const host = this.host;
     for (;;) {
-      const s = q.tail[SMALL]!;
+      const s = this.smallTail;
       if (s === NIL) return NIL;
       const c = host.costOf(s);
-      q.unlink(SMALL, s, c);
-      if ((freq[s]! & FREQ_BITS) >= MOVE_TO_MAIN_THRESHOLD) {
-        freq[s] = IN_MAIN;
-        q.pushHead(MAIN, s, c);
+      // Unlink S's tail.
+      const n = link[2 * s + 1]!;
+      this.smallTail = n;
+      if (n === NIL) this.smallHead = NIL;
+      else link[2 * n] = NIL;
+      this.smallCost -= c;
+      const m = meta[s]!;
+      if ((m & FREQ_BITS) >= MOVE_TO_MAIN_THRESHOLD) {
+        meta[s] = (m & ~FLAGS) | IN_MAIN;
+        this.pushMain(s, c);
       } else {
-        this.ghost.add(host.hashOf(s), c);
+        link[2 * s + 1] = NIL;
+        this.ghost.add(m >>> FP_SHIFT, c);
         return s;
       }
     }
@@ -125,67 +165,144 @@ export class S3FifoPolicy implements Policy {
 
   /** 2-bit CLOCK over M: reinsert while the counter is positive, decrementing it. */
   private evictMain(): number {
-    const q = this.q;
-    const freq = this.freq;
+    const link = this.link;
+    const meta = this.meta;
     for (;;) {
-      const s = q.tail[MAIN]!;
+      const s = this.mainTail;
       if (s === NIL) return NO_SLOT;
-      const f = freq[s]! & FREQ_BITS;
-      if (f > 0) {
-        freq[s] = IN_MAIN | (f - 1);
-        q.moveToHead(MAIN, s);
+      const m = meta[s]!;
+      const n = link[2 * s + 1]!;
+      if ((m & FREQ_BITS) > 0) {
+        meta[s] = m - 1; // the counter is in the low bits: IN_MAIN and the fingerprint stay
+        if (n === NIL) continue; // alone in M: already its head
+        // Move the tail to the head.
+        this.mainTail = n;
+        link[2 * n] = NIL;
+        const h = this.mainHead;
+        link[2 * s] = h;
+        link[2 * s + 1] = NIL;
+        link[2 * h + 1] = s;
+        this.mainHead = s;
       } else {
-        q.unlink(MAIN, s, this.host.costOf(s));
+        this.mainTail = n;
+        if (n === NIL) this.mainHead = NIL;
+        else link[2 * n] = NIL;
+        link[2 * s + 1] = NIL;
+        this.mainCost -= this.host.costOf(s);
         return s;
       }
     }
   }
 
+  private pushSmall(s: number, c: number): void {
+    const link = this.link;
+    const h = this.smallHead;
+    link[2 * s] = h;
+    link[2 * s + 1] = NIL;
+    if (h === NIL) this.smallTail = s;
+    else link[2 * h + 1] = s;
+    this.smallHead = s;
+    this.smallCost += c;
+  }
+
+  private pushMain(s: number, c: number): void {
+    const link = this.link;
+    const h = this.mainHead;
+    link[2 * s] = h;
+    link[2 * s + 1] = NIL;
+    if (h === NIL) this.mainTail = s;
+    else link[2 * h + 1] = s;
+    this.mainHead = s;
+    this.mainCost += c;
+  }
+
   onInsert(slot: number): void {
     const c = this.host.costOf(slot);
     if (this.ghostHit || c > this.smallCapacity) {
-      this.freq[slot] = IN_MAIN;
-      this.q.pushHead(MAIN, slot, c);
+      this.meta[slot] = this.incoming | IN_MAIN;
+      this.pushMain(slot, c);
     } else {
-      this.freq[slot] = 0;
-      this.q.pushHead(SMALL, slot, c);
+      this.meta[slot] = this.incoming;
+      this.pushSmall(slot, c);
     }
     this.ghostHit = false;
   }
 
   onAccess(slot: number): void {
-    const f = this.freq[slot]!;
-    if ((f & FREQ_BITS) < MAX_FREQ) this.freq[slot] = f + 1;
+    const m = this.meta[slot]!;
+    if ((m & FREQ_BITS) < MAX_FREQ) this.meta[slot] = m + 1;
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    this.q.cost[(this.freq[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL]! += this.host.costOf(slot) - oldCost;
+    const d = this.host.costOf(slot) - oldCost;
+    if ((this.meta[slot]! & IN_MAIN) !== 0) this.mainCost += d;
+    else this.smallCost += d;
     this.onAccess(slot);
   }
 
   onRemove(slot: number): void {
-    this.q.unlink((this.freq[slot]! & IN_MAIN) !== 0 ? MAIN : SMALL, slot, this.host.costOf(slot));
-    this.freq[slot] = 0;
+    const link = this.link;
+    const c = this.host.costOf(slot);
+    const inMain = (this.meta[slot]! & IN_MAIN) !== 0;
+    const o = link[2 * slot]!;
+    const n = link[2 * slot + 1]!;
+    if (n !== NIL) link[2 * n] = o;
+    else if (inMain) this.mainHead = o;
+    else this.smallHead = o;
+    if (o !== NIL) link[2 * o + 1] = n;
+    else if (inMain) this.mainTail = n;
+    else this.smallTail = n;
+    link[2 * slot] = NIL;
+    link[2 * slot + 1] = NIL;
+    if (inMain) this.mainCost -= c;
+    else this.smallCost -= c;
+    this.meta[slot] = 0;
   }
 
   clear(): void {
-    this.q.clear();
-    this.freq.fill(0);
+    this.link.fill(NIL);
+    this.smallHead = this.smallTail = this.mainHead = this.mainTail = NIL;
+    this.smallCost = this.mainCost = 0;
+    this.meta.fill(0);
     this.ghost.clear();
     this.ghostHit = false;
   }
 
+  /** Walk one queue from its head: links both ways, ends and cost; returns its slots. */
+  private walk(what: string, head: number, tail: number, cost: number): number[] {
+    const link = this.link;
+    const seen: number[] = [];
+    const limit = (link.length >>> 1) + 1;
+    let total = 0;
+    let prev = NIL;
+    for (let s = head; s !== NIL; s = link[2 * s]!) {
+      if (seen.length > limit) broken(this.name, `cycle in ${what}`);
+      if (link[2 * s + 1] !== prev) broken(this.name, `${what}: slot ${s} newer link ${link[2 * s + 1]} != ${prev}`);
+      seen.push(s);
+      total += this.host.costOf(s);
+      prev = s;
+    }
+    if (prev !== tail) broken(this.name, `${what}: tail ${tail} != ${prev}`);
+    if (Math.abs(total - cost) > 1e-6 * Math.max(1, total)) broken(this.name, `${what}: cost ${cost} != ${total}`);
+    return seen;
+  }
+
   validate(live: (slot: number) => boolean, size: number): void {
-    const costOf = (s: number) => this.host.costOf(s);
-    const small = this.q.check(SMALL, 's3fifo small', costOf);
-    const main = this.q.check(MAIN, 's3fifo main', costOf);
+    const small = this.walk('s3fifo small', this.smallHead, this.smallTail, this.smallCost);
+    const main = this.walk('s3fifo main', this.mainHead, this.mainTail, this.mainCost);
     if (small.length + main.length !== size) {
       broken(this.name, `queues hold ${small.length}+${main.length} slots, cache ${size}`);
     }
     for (const s of small) if (!live(s)) broken(this.name, `slot ${s} in S but not live`);
     for (const s of main) if (!live(s)) broken(this.name, `slot ${s} in M but not live`);
-    for (const s of small) if (this.freq[s]! > MAX_FREQ) broken(this.name, `slot ${s} in S has metadata ${this.freq[s]}`);
-    for (const s of main) if ((this.freq[s]! & ~FREQ_BITS) !== IN_MAIN) broken(this.name, `slot ${s} in M has metadata ${this.freq[s]}`);
+    const flags = (s: number) => this.meta[s]! & FLAGS;
+    for (const s of small) if (flags(s) > MAX_FREQ) broken(this.name, `slot ${s} in S has flags ${flags(s)}`);
+    for (const s of main) if ((flags(s) & ~FREQ_BITS) !== IN_MAIN) broken(this.name, `slot ${s} in M has flags ${flags(s)}`);
+    for (const s of [...small, ...main]) {
+      const fp = this.meta[s]! >>> FP_SHIFT;
+      const want = this.host.hashOf(s) & 0xffffff;
+      if (fp !== want) broken(this.name, `slot ${s} keeps fingerprint ${fp}, its key's is ${want}`);
+    }
     this.ghost.check(this.name);
   }
 }
