@@ -220,15 +220,15 @@ test('wtinylfu: a resident whose hits are not yet in the sketch wins the duel th
 
 /** Keys of each queue, head (most recent) first; `*` marks a main-space key hit since it was last moved. */
 function queues(c: Cache<number, number>): { window: number[]; probation: string[]; protected: string[] } {
-  type Q = { check(q: number, name: string, costOf: (s: number) => number): number[] };
+  type Q = { lanes: unknown[]; check(q: unknown, name: string, costOf: (s: number) => number): number[] };
   const p = (c as unknown as { policy: { q: Q; meta: Uint8Array } }).policy;
   const keyAt = (c as unknown as { keyAt: number[] }).keyAt;
   const one = () => 1;
   const mark = (s: number) => `${keyAt[s]}${p.meta[s]! & 4 ? '*' : ''}`;
   return {
-    window: p.q.check(0, 'window', one).map((s) => keyAt[s]!),
-    probation: p.q.check(1, 'probation', one).map(mark),
-    protected: p.q.check(2, 'protected', one).map(mark),
+    window: p.q.check(p.q.lanes[0], 'window', one).map((s) => keyAt[s]!),
+    probation: p.q.check(p.q.lanes[1], 'probation', one).map(mark),
+    protected: p.q.check(p.q.lanes[2], 'protected', one).map(mark),
   };
 }
 

@@ -3,20 +3,41 @@
  *
  * A slot belongs to at most one queue at a time, so every queue of a policy can share one
  * link array (older and newer neighbour, 4 bytes each per slot) and keep only its ends and
- * totals here. No per-entry objects exist: linking or unlinking writes a few integers.
+ * totals apart. No per-entry objects exist: linking or unlinking writes a few integers.
  *
  * Orientation: the head is the newest (most recently inserted or promoted) slot, the tail
  * the oldest; `older(s)` walks from head to tail, `newer(s)` from tail to head.
  *
  * Memory comes from the store (a {@link SlotAllocator}, see typed-arrays.ts), under names
- * that start with the `name` given: `<name>.link` and `<name>.owner` per slot, and for
- * {@link Queues} the per-queue ends and totals as `<name>.head`, `.tail`, `.length` and
- * `.cost`, a small header that a shared store can place beside the links.
+ * that start with the `name` given: `<name>.link` and `<name>.owner` per slot. Each queue's
+ * ends and totals are four plain numbers in fields ({@link Lane}, {@link SingleQueue}): they
+ * were per-queue typed arrays, and fields measured faster on every policy's write path
+ * (docs/perf-notes.md); a store in shared memory would keep them in a small header instead.
  */
 import type { SlotAllocator } from './typed-arrays.js';
 
 export const NIL = -1;
 
+/**
+ * One queue of a {@link Queues}: its ends and totals, as plain fields (a write to a full cache
+ * reads and updates them several times; fields measured faster than per-queue typed arrays,
+ * see SingleQueue below). `index` is the queue's number, for the owner byte and messages.
+ */
+export class Lane {
+  head = NIL;
+  tail = NIL;
+  length = 0;
+  /** Sum of the costs of the slots in the queue. */
+  cost = 0;
+  constructor(readonly index: number) {}
+}
+
+/**
+ * Several doubly linked queues over slots, sharing one link array (a slot is in at most one
+ * queue). Each queue is a {@link Lane} whose fields hold its ends and totals; operations take
+ * the lane, so a caller that names a queue statically (W-TinyLFU's window) reads its fields
+ * directly, and one that knows it only from per-slot metadata picks it from `lanes`.
+ */
 export class Queues {
   /**
    * Both links of every slot, interleaved: `link[2s]` is the older neighbour of `s` (towards
@@ -32,12 +53,8 @@ export class Queues {
    */
   owner: Int8Array;
   readonly trackOwner: boolean;
-  readonly head: Int32Array;
-  readonly tail: Int32Array;
-  /** Number of slots in each queue. */
-  readonly length: Float64Array;
-  /** Sum of the costs of the slots in each queue. */
-  readonly cost: Float64Array;
+  /** The queues, by number. */
+  readonly lanes: readonly Lane[];
 
   private readonly alloc: SlotAllocator;
   private readonly name: string;
@@ -48,10 +65,7 @@ export class Queues {
     this.trackOwner = trackOwner;
     this.link = alloc.i32(`${name}.link`, 2 * slots, NIL);
     this.owner = alloc.i8(`${name}.owner`, trackOwner ? slots : 0, -1);
-    this.head = alloc.i32(`${name}.head`, queues, NIL);
-    this.tail = alloc.i32(`${name}.tail`, queues, NIL);
-    this.length = alloc.f64(`${name}.length`, queues);
-    this.cost = alloc.f64(`${name}.cost`, queues);
+    this.lanes = Array.from({ length: queues }, (_, q) => new Lane(q));
   }
 
   /** Slots the link array has room for. */
@@ -76,85 +90,88 @@ export class Queues {
   }
 
   /** Insert `s` as the newest slot of queue `q`. */
-  pushHead(q: number, s: number, cost: number): void {
+  pushHead(q: Lane, s: number, cost: number): void {
     const link = this.link;
-    const h = this.head[q]!;
+    const h = q.head;
     link[2 * s] = h;
     link[2 * s + 1] = NIL;
-    if (h === NIL) this.tail[q] = s;
+    if (h === NIL) q.tail = s;
     else link[2 * h + 1] = s;
-    this.head[q] = s;
-    if (this.trackOwner) this.owner[s] = q;
-    this.length[q]!++;
-    this.cost[q]! += cost;
+    q.head = s;
+    if (this.trackOwner) this.owner[s] = q.index;
+    q.length++;
+    q.cost += cost;
   }
 
   /** Remove `s` from queue `q` (which must hold it). */
-  unlink(q: number, s: number, cost: number): void {
+  unlink(q: Lane, s: number, cost: number): void {
     const link = this.link;
     const o = link[2 * s]!;
     const n = link[2 * s + 1]!;
-    if (n === NIL) this.head[q] = o;
+    if (n === NIL) q.head = o;
     else link[2 * n] = o;
-    if (o === NIL) this.tail[q] = n;
+    if (o === NIL) q.tail = n;
     else link[2 * o + 1] = n;
     link[2 * s] = NIL;
     link[2 * s + 1] = NIL;
     if (this.trackOwner) this.owner[s] = -1;
-    this.length[q]!--;
-    this.cost[q]! -= cost;
+    q.length--;
+    q.cost -= cost;
   }
 
   /** Move `s`, already in queue `q`, to its head. */
-  moveToHead(q: number, s: number): void {
-    const h = this.head[q]!;
+  moveToHead(q: Lane, s: number): void {
+    const h = q.head;
     if (h === s) return;
     const link = this.link;
     // unlink (s is not the head, so it has a newer neighbour)
     const o = link[2 * s]!;
     const n = link[2 * s + 1]!;
     link[2 * n] = o;
-    if (o === NIL) this.tail[q] = n;
+    if (o === NIL) q.tail = n;
     else link[2 * o + 1] = n;
     // relink at head
     link[2 * s] = h;
     link[2 * s + 1] = NIL;
     link[2 * h + 1] = s;
-    this.head[q] = s;
+    q.head = s;
   }
 
   clear(): void {
     this.link.fill(NIL);
     this.owner.fill(-1);
-    this.head.fill(NIL);
-    this.tail.fill(NIL);
-    this.length.fill(0);
-    this.cost.fill(0);
+    for (const q of this.lanes) {
+      q.head = NIL;
+      q.tail = NIL;
+      q.length = 0;
+      q.cost = 0;
+    }
   }
 
   /**
    * Walk queue `q` from head to tail checking links, ownership, length and cost against
    * `costOf`; returns the slots seen. Throws on the first inconsistency.
    */
-  check(q: number, name: string, costOf: (s: number) => number): number[] {
+  check(q: Lane, name: string, costOf: (s: number) => number): number[] {
     const seen: number[] = [];
     let total = 0;
     let prev = NIL;
-    let s = this.head[q]!;
+    let s = q.head;
     const limit = this.slots + 1;
+    const i = q.index;
     while (s !== NIL) {
-      if (seen.length > limit) throw new Error(`${name}: cycle in queue ${q}`);
-      if (this.trackOwner && this.owner[s] !== q) throw new Error(`${name}: slot ${s} in queue ${q} owned by ${this.owner[s]}`);
+      if (seen.length > limit) throw new Error(`${name}: cycle in queue ${i}`);
+      if (this.trackOwner && this.owner[s] !== i) throw new Error(`${name}: slot ${s} in queue ${i} owned by ${this.owner[s]}`);
       if (this.newer(s) !== prev) throw new Error(`${name}: slot ${s} back link ${this.newer(s)} != ${prev}`);
       seen.push(s);
       total += costOf(s);
       prev = s;
       s = this.older(s);
     }
-    if (this.tail[q] !== prev) throw new Error(`${name}: queue ${q} tail ${this.tail[q]} != ${prev}`);
-    if (this.length[q] !== seen.length) throw new Error(`${name}: queue ${q} length ${this.length[q]} != ${seen.length}`);
-    if (Math.abs(this.cost[q]! - total) > 1e-6 * Math.max(1, total)) {
-      throw new Error(`${name}: queue ${q} cost ${this.cost[q]} != ${total}`);
+    if (q.tail !== prev) throw new Error(`${name}: queue ${i} tail ${q.tail} != ${prev}`);
+    if (q.length !== seen.length) throw new Error(`${name}: queue ${i} length ${q.length} != ${seen.length}`);
+    if (Math.abs(q.cost - total) > 1e-6 * Math.max(1, total)) {
+      throw new Error(`${name}: queue ${i} cost ${q.cost} != ${total}`);
     }
     return seen;
   }

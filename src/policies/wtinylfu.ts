@@ -73,7 +73,7 @@
  * (internal/frequency.ts), here with no doorkeeper and the count in the metadata byte's high
  * nibble; the hit itself is inlined in onAccess, where the same store sets the reference mark.
  */
-import { Queues, NIL } from '../internal/queues.js';
+import { Queues, type Lane, NIL } from '../internal/queues.js';
 import type { FrequencySketch } from '../internal/sketch.js';
 import { Frequency, MAX_HITS } from '../internal/frequency.js';
 import { XorShift32 } from '../internal/sample.js';
@@ -146,6 +146,10 @@ export class WTinyLfuPolicy implements Policy {
   readonly hitCost = 'reorder' as const;
   readonly needsHash = true;
   private readonly q: Queues;
+  /** The three queues (lanes of `q`): the admission window and the main space's two segments. */
+  private readonly window: Lane;
+  private readonly probation: Lane;
+  private readonly protect: Lane;
   /** Sketch and per-slot hit counts (internal/frequency.ts); the counts share `meta`. */
   private readonly freq: Frequency;
   readonly sketch: FrequencySketch;
@@ -171,6 +175,9 @@ export class WTinyLfuPolicy implements Policy {
 
   constructor(private readonly host: PolicyHost, slots: number) {
     this.q = new Queues(host, 'wtinylfu', 3, slots, false); // the queue of a slot lives in `meta`
+    this.window = this.q.lanes[WINDOW]!;
+    this.probation = this.q.lanes[PROBATION]!;
+    this.protect = this.q.lanes[PROTECTED]!;
     this.freq = new Frequency(host, {
       name: 'wtinylfu.meta',
       slots,
@@ -236,8 +243,8 @@ export class WTinyLfuPolicy implements Policy {
   /** Move the window boundary by `entries` average entries (negative: shrink the window). */
   private adapt(entries: number): void {
     const q = this.q;
-    const n = q.length[WINDOW]! + q.length[PROBATION]! + q.length[PROTECTED]!;
-    const unit = n > 0 ? (q.cost[WINDOW]! + q.cost[PROBATION]! + q.cost[PROTECTED]!) / n : 1;
+    const n = this.window.length + this.probation.length + this.protect.length;
+    const unit = n > 0 ? (this.window.cost + this.probation.cost + this.protect.cost) / n : 1;
     // The window keeps room for one entry (the newcomer), the main space for MIN_MAIN.
     const floor = Math.min(unit, this.capacity);
     const ceiling = this.capacity - Math.max(unit, MIN_MAIN * this.capacity);
@@ -306,48 +313,49 @@ export class WTinyLfuPolicy implements Policy {
   private makeRoom(cost: number): number {
     const q = this.q;
     const host = this.host;
+    const win = this.window;
     for (;;) {
-      const cand = q.tail[WINDOW]!;
-      if (cand !== NIL && q.cost[WINDOW]! + cost > this.windowMax) {
+      const cand = win.tail;
+      if (cand !== NIL && win.cost + cost > this.windowMax) {
         const cc = host.costOf(cand);
         if (cc > this.mainMax) {
-          q.unlink(WINDOW, cand, cc);
+          q.unlink(win, cand, cc);
           return cand;
         }
-        if (q.cost[PROBATION]! + q.cost[PROTECTED]! + cc <= this.mainMax) {
-          q.unlink(WINDOW, cand, cc);
+        if (this.probation.cost + this.protect.cost + cc <= this.mainMax) {
+          q.unlink(win, cand, cc);
           this.enter(PROBATION, cand, cc);
           continue;
         }
         const victim = this.mainVictim();
         if (victim === NIL) {
-          q.unlink(WINDOW, cand, cc);
+          q.unlink(win, cand, cc);
           return cand;
         }
         const ch = host.hashOf(cand);
         if (this.admit(cand, ch, victim)) return this.evictMain(victim);
-        q.unlink(WINDOW, cand, cc);
+        q.unlink(win, cand, cc);
         this.ghosts.add(ch, CANDIDATES);
         return cand;
       }
       const victim = this.mainVictim();
       if (victim !== NIL) return this.evictMain(victim);
       if (cand === NIL) return NO_SLOT;
-      q.unlink(WINDOW, cand, host.costOf(cand));
+      q.unlink(win, cand, host.costOf(cand));
       return cand;
     }
   }
 
   /** Push `s` at the head of queue `to`, record the queue in its metadata, clear its reference bit. */
   private enter(to: number, s: number, cost: number): void {
-    this.q.pushHead(to, s, cost);
+    this.q.pushHead(this.q.lanes[to]!, s, cost);
     this.meta[s] = (this.meta[s]! & ~LOW_BITS) | to;
   }
 
   /** Evict `victim` from the main space: unlink it, count its hits, remember it as a ghost. */
   private evictMain(victim: number): number {
     const host = this.host;
-    this.q.unlink(this.meta[victim]! & QUEUE_BITS, victim, host.costOf(victim));
+    this.q.unlink(this.q.lanes[this.meta[victim]! & QUEUE_BITS]!, victim, host.costOf(victim));
     this.release(victim);
     this.ghosts.add(host.hashOf(victim), VICTIMS);
     return victim;
@@ -361,8 +369,8 @@ export class WTinyLfuPolicy implements Policy {
   private mainVictim(): number {
     const q = this.q;
     for (;;) {
-      const p = q.tail[PROBATION]!;
-      if (p === NIL) return q.tail[PROTECTED]!;
+      const p = this.probation.tail;
+      if (p === NIL) return this.protect.tail;
       if ((this.meta[p]! & REFERENCED) === 0) return p;
       this.promote(p);
     }
@@ -387,12 +395,13 @@ export class WTinyLfuPolicy implements Policy {
     const q = this.q;
     const host = this.host;
     this.meta[slot] = WINDOW; // a new key: no hits
-    q.pushHead(WINDOW, slot, host.costOf(slot));
+    const win = this.window;
+    q.pushHead(win, slot, host.costOf(slot));
     // While the cache fills, window overflow flows into probation without a duel.
-    while (q.cost[WINDOW]! > this.windowMax && q.length[WINDOW]! > 1) {
-      const t = q.tail[WINDOW]!;
+    while (win.cost > this.windowMax && win.length > 1) {
+      const t = win.tail;
       const c = host.costOf(t);
-      q.unlink(WINDOW, t, c);
+      q.unlink(win, t, c);
       this.enter(PROBATION, t, c);
     }
   }
@@ -405,7 +414,7 @@ export class WTinyLfuPolicy implements Policy {
     // references, which says little about long-term popularity (measured: it helps on
     // block traces and costs nothing elsewhere; libCacheSim counts only main hits too).
     if (o === WINDOW) {
-      q.moveToHead(WINDOW, slot);
+      q.moveToHead(this.window, slot);
       return;
     }
     // A main-space hit only marks the slot: a marked probation slot is promoted when it
@@ -420,9 +429,9 @@ export class WTinyLfuPolicy implements Policy {
   private promote(slot: number): void {
     const q = this.q;
     const c = this.host.costOf(slot);
-    q.unlink(PROBATION, slot, c);
+    q.unlink(this.probation, slot, c);
     this.enter(PROTECTED, slot, c);
-    if (q.cost[PROTECTED]! > this.protectedMax) this.demote();
+    if (this.protect.cost > this.protectedMax) this.demote();
   }
 
   /** Reorder after an update, as after a hit. */
@@ -430,7 +439,7 @@ export class WTinyLfuPolicy implements Policy {
     const m = this.meta[slot]!;
     const o = m & QUEUE_BITS;
     if (o !== WINDOW) this.meta[slot] = m | REFERENCED;
-    else this.q.moveToHead(o, slot);
+    else this.q.moveToHead(this.window, slot);
   }
 
   /**
@@ -443,22 +452,23 @@ export class WTinyLfuPolicy implements Policy {
   private demote(): void {
     const q = this.q;
     const meta = this.meta;
-    while (q.cost[PROTECTED]! > this.protectedMax && q.length[PROTECTED]! > 0) {
-      const t = q.tail[PROTECTED]!;
+    const prot = this.protect;
+    while (prot.cost > this.protectedMax && prot.length > 0) {
+      const t = prot.tail;
       const m = meta[t]!;
       if ((m & REFERENCED) !== 0) {
         meta[t] = m & ~REFERENCED;
-        q.moveToHead(PROTECTED, t);
+        q.moveToHead(prot, t);
         continue;
       }
       const c = this.host.costOf(t);
-      q.unlink(PROTECTED, t, c);
+      q.unlink(prot, t, c);
       this.enter(PROBATION, t, c);
     }
   }
 
   onUpdate(slot: number, oldCost: number): void {
-    this.q.cost[this.meta[slot]! & QUEUE_BITS]! += this.host.costOf(slot) - oldCost;
+    this.q.lanes[this.meta[slot]! & QUEUE_BITS]!.cost += this.host.costOf(slot) - oldCost;
     this.countHits();
     this.freq.record(this.host.hashOf(slot));
     this.touch(slot);
@@ -466,7 +476,7 @@ export class WTinyLfuPolicy implements Policy {
   }
 
   onRemove(slot: number): void {
-    this.q.unlink(this.meta[slot]! & QUEUE_BITS, slot, this.host.costOf(slot));
+    this.q.unlink(this.q.lanes[this.meta[slot]! & QUEUE_BITS]!, slot, this.host.costOf(slot));
     this.release(slot);
   }
 
@@ -478,9 +488,9 @@ export class WTinyLfuPolicy implements Policy {
 
   validate(live: (slot: number) => boolean, size: number): void {
     const costOf = (s: number) => this.host.costOf(s);
-    const w = this.q.check(WINDOW, 'wtinylfu window', costOf);
-    const p = this.q.check(PROBATION, 'wtinylfu probation', costOf);
-    const r = this.q.check(PROTECTED, 'wtinylfu protected', costOf);
+    const w = this.q.check(this.window, 'wtinylfu window', costOf);
+    const p = this.q.check(this.probation, 'wtinylfu probation', costOf);
+    const r = this.q.check(this.protect, 'wtinylfu protected', costOf);
     if (w.length + p.length + r.length !== size) {
       broken(this.name, `queues hold ${w.length}+${p.length}+${r.length} slots, cache ${size}`);
     }
@@ -491,8 +501,8 @@ export class WTinyLfuPolicy implements Policy {
       broken(this.name, `window ${this.windowMax} + main ${this.mainMax} != capacity ${this.capacity}`);
     }
     if (this.protectedMax < 0 || this.protectedMax > this.mainMax) broken(this.name, `protected limit ${this.protectedMax} outside 0..${this.mainMax}`);
-    if (this.q.cost[PROTECTED]! > this.protectedMax + 1e-9 * Math.max(1, this.protectedMax)) {
-      broken(this.name, `protected holds ${this.q.cost[PROTECTED]} > limit ${this.protectedMax}`);
+    if (this.protect.cost > this.protectedMax + 1e-9 * Math.max(1, this.protectedMax)) {
+      broken(this.name, `protected holds ${this.protect.cost} > limit ${this.protectedMax}`);
     }
     for (const s of [...w, ...p, ...r]) {
       const n = this.meta[s]! >>> HIT_SHIFT;
