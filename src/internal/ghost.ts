@@ -13,7 +13,10 @@
  *    keeps its count and cost of live records, so forgetting the oldest records means
  *    dropping the oldest epoch whole: the ghost holds within half an epoch (1/128 of the
  *    capacity) of `capacity` units, where an exact FIFO holds exactly that. Up to 64 unit
- *    records, an epoch holds one record and the FIFO is exact.
+ *    records, an epoch holds one record, and the FIFO is exact while its live records span
+ *    at most 96 epochs (below); takes leave holes, so after enough of them the oldest live
+ *    records are forgotten early (a model test found it at 63 records after about 1,000
+ *    operations, 2026-11-26).
  *  - Records sit in a hash table of buckets of 16 words: one 64-byte cache line. A key's
  *    fingerprint picks its bucket. Buckets are compact (words in use first, then zeros: a
  *    take moves the bucket's last word into the hole), and each keeps two small facts beside
@@ -43,8 +46,8 @@ import { mix32 } from './hash.js';
 
 /**
  * Epochs per capacity. With unit costs and a capacity of up to 64 entries, every epoch holds
- * one record and the FIFO is exact (small S3-FIFO caches are chaotic: one ghost hit more or
- * less can change a miss ratio by points).
+ * one record and the FIFO is exact until takes stretch it past MAX_SPAN epochs (small S3-FIFO
+ * caches are chaotic: one ghost hit more or less can change a miss ratio by points).
  */
 const EPOCHS = 64;
 /** At most this many epochs are live at once (takes can stretch the FIFO back in time). */

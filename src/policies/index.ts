@@ -54,7 +54,7 @@ export const REGISTRY = [
     name: 's3fifo',
     summary: 'S3-FIFO (SOSP\'23): small, main and ghost FIFO queues; a hit bumps a 2-bit counter',
     create: (host: PolicyHost, slots: number): Policy => new S3FifoPolicy(host, slots),
-    entryOverhead: 137,
+    entryOverhead: 140,
     hitCost: 'bit',
   },
   {

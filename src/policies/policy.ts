@@ -123,9 +123,10 @@ export interface Policy {
   /** True when the policy reads key hashes; the cache then computes and keeps them. */
   readonly needsHash: boolean;
   /**
-   * True when the policy reads `hashOf` rarely (S3-FIFO: once per eviction from its small
-   * queue): the cache then recomputes hashes from the keys instead of keeping 4 bytes per
-   * slot. `recordMiss` and `evictFor` still receive the newcomer's hash.
+   * True when the policy reads `hashOf` rarely or never on its hot paths (S3-FIFO keeps the
+   * fingerprints it needs in its own metadata): the cache then recomputes hashes from the
+   * keys instead of keeping 4 bytes per slot. `recordMiss` and `evictFor` still receive the
+   * newcomer's hash.
    */
   readonly hashOnDemand?: boolean;
   /**
