@@ -7,7 +7,8 @@
 //   default at least 1.0 with no cell below 0.7; SIEVE and S3-FIFO at least 1.3;
 // - memory at the largest measured size: the default at most lru-cache's bytes per entry,
 //   LRU and SIEVE at most 45.
-// Cells missing from the file are skipped and named. Prints markdown.
+// Cells missing from the file are skipped and named. With `cortado@base` rows (a run with
+// --baseline), also the after/before ratio of each policy per cell. Prints markdown.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,3 +104,35 @@ console.log(`| cell | fastest peer | ${names.map((n) => policyOf(n)).join(' | ')
 console.log(`|---|---|${names.map(() => '---:').join('|')}|`);
 for (const r of cellRows) console.log(`| ${r.where} | ${r.peer} ${(r.best / 1e6).toFixed(2)} | ${names.map((n) => fmt(r.ratios[n])).join(' | ')} |`);
 if (missing.length) console.log(`\nCells not in the file (skipped): ${missing.length}, e.g. ${missing.slice(0, 3).join('; ')}`);
+// Before/after, when the run had --baseline: each policy against its `cortado@base` build, per cell.
+const based = [...new Set(R.results.map((r) => r.name))].filter((n) => n.startsWith('cortado@base ')).map((n) => n.slice('cortado@base '.length));
+if (based.length) {
+  console.log(`\nThe same run against the baseline build (\`cortado@base\`), after/before per cell\n`);
+  console.log(`| cell | ${based.join(' | ')} |`);
+  console.log(`|---|${based.map(() => '---:').join('|')}|`);
+  const all = [];
+  for (const workload of WORKLOADS) {
+    for (const cap of CAPS) {
+      for (const keyType of KEYS) {
+        const xs = based.map((p) => {
+          const a = rate(`cortado ${p}`, workload, cap, keyType);
+          const b = rate(`cortado@base ${p}`, workload, cap, keyType);
+          return a === undefined || b === undefined ? undefined : a / b;
+        });
+        if (xs.every((x) => x === undefined)) continue;
+        for (const x of xs) if (x !== undefined) all.push(x);
+        console.log(`| ${workload} ${cap} ${keyType} | ${xs.map(fmt).join(' | ')} |`);
+      }
+    }
+  }
+  for (const p of based) {
+    const xs = [];
+    for (const workload of WORKLOADS) for (const cap of CAPS) for (const keyType of KEYS) {
+      const a = rate(`cortado ${p}`, workload, cap, keyType);
+      const b = rate(`cortado@base ${p}`, workload, cap, keyType);
+      if (a !== undefined && b !== undefined) xs.push(a / b);
+    }
+    if (xs.length) console.log(`\n${p}: geometric mean after/before over ${xs.length} cells ${fmt(Math.exp(xs.reduce((t, x) => t + Math.log(x), 0) / xs.length))}`);
+  }
+}
+
