@@ -77,11 +77,6 @@ export class GhostTable {
     return this.cellOf(hash === 0 ? 1 : hash) / CELL;
   }
 
-  /** Cells in the table (each holds two records of each list). */
-  get cellCount(): number {
-    return this.n;
-  }
-
   /** The first word of the cell of the record `v` (a key hash, 0 read as 1). */
   private cellOf(v: number): number {
     return (((Math.imul(v, GOLDEN) >>> 0) * this.n) / TWO_32) << 2;

@@ -9,7 +9,8 @@
  * the oldest; `older(s)` walks from head to tail, `newer(s)` from tail to head.
  *
  * Memory comes from the store (a {@link SlotAllocator}, see typed-arrays.ts), under names
- * that start with the `name` given: `<name>.link` and `<name>.owner` per slot. Each queue's
+ * that start with the `name` given: `<name>.link` per slot. A slot's queue is the policy's to
+ * know (W-TinyLFU keeps it in its metadata byte), so no owner byte is kept here. Each queue's
  * ends and totals are four plain numbers in fields ({@link Lane}, {@link SingleQueue}): they
  * were per-queue typed arrays, and fields measured faster on every policy's write path
  * (docs/perf-notes.md); a store in shared memory would keep them in a small header instead.
@@ -21,7 +22,7 @@ export const NIL = -1;
 /**
  * One queue of a {@link Queues}: its ends and totals, as plain fields (a write to a full cache
  * reads and updates them several times; fields measured faster than per-queue typed arrays,
- * see SingleQueue below). `index` is the queue's number, for the owner byte and messages.
+ * see SingleQueue below). `index` is the queue's number, for messages.
  */
 export class Lane {
   head = NIL;
@@ -46,25 +47,16 @@ export class Queues {
    * fewer.
    */
   link: Int32Array;
-  /**
-   * Which queue a slot is in, or -1 (one byte per slot; at most 127 queues). Kept only when
-   * the policy asks (`trackOwner`): a one-queue policy, or one that knows the queue from its
-   * own metadata, saves the byte per slot (it matters in the bytes-per-entry budget).
-   */
-  owner: Int8Array;
-  readonly trackOwner: boolean;
   /** The queues, by number. */
   readonly lanes: readonly Lane[];
 
   private readonly alloc: SlotAllocator;
   private readonly name: string;
 
-  constructor(alloc: SlotAllocator, name: string, queues: number, slots: number, trackOwner = true) {
+  constructor(alloc: SlotAllocator, name: string, queues: number, slots: number) {
     this.alloc = alloc;
     this.name = name;
-    this.trackOwner = trackOwner;
     this.link = alloc.i32(`${name}.link`, 2 * slots, NIL);
-    this.owner = alloc.i8(`${name}.owner`, trackOwner ? slots : 0, -1);
     this.lanes = Array.from({ length: queues }, (_, q) => new Lane(q));
   }
 
@@ -75,8 +67,6 @@ export class Queues {
 
   grow(slots: number): void {
     this.link = this.alloc.i32(`${this.name}.link`, 2 * slots, NIL);
-    if (!this.trackOwner) return;
-    this.owner = this.alloc.i8(`${this.name}.owner`, slots, -1);
   }
 
   /** The slot after `s` towards the tail (older), or NIL. */
@@ -98,7 +88,6 @@ export class Queues {
     if (h === NIL) q.tail = s;
     else link[2 * h + 1] = s;
     q.head = s;
-    if (this.trackOwner) this.owner[s] = q.index;
     q.length++;
     q.cost += cost;
   }
@@ -114,7 +103,6 @@ export class Queues {
     else link[2 * o + 1] = n;
     link[2 * s] = NIL;
     link[2 * s + 1] = NIL;
-    if (this.trackOwner) this.owner[s] = -1;
     q.length--;
     q.cost -= cost;
   }
@@ -139,7 +127,6 @@ export class Queues {
 
   clear(): void {
     this.link.fill(NIL);
-    this.owner.fill(-1);
     for (const q of this.lanes) {
       q.head = NIL;
       q.tail = NIL;
@@ -149,7 +136,7 @@ export class Queues {
   }
 
   /**
-   * Walk queue `q` from head to tail checking links, ownership, length and cost against
+   * Walk queue `q` from head to tail checking links, length and cost against
    * `costOf`; returns the slots seen. Throws on the first inconsistency.
    */
   check(q: Lane, name: string, costOf: (s: number) => number): number[] {
@@ -161,7 +148,6 @@ export class Queues {
     const i = q.index;
     while (s !== NIL) {
       if (seen.length > limit) throw new Error(`${name}: cycle in queue ${i}`);
-      if (this.trackOwner && this.owner[s] !== i) throw new Error(`${name}: slot ${s} in queue ${i} owned by ${this.owner[s]}`);
       if (this.newer(s) !== prev) throw new Error(`${name}: slot ${s} back link ${this.newer(s)} != ${prev}`);
       seen.push(s);
       total += costOf(s);

@@ -174,7 +174,7 @@ export class WTinyLfuPolicy implements Policy {
   private seenHits = 0;
 
   constructor(private readonly host: PolicyHost, slots: number) {
-    this.q = new Queues(host, 'wtinylfu', 3, slots, false); // the queue of a slot lives in `meta`
+    this.q = new Queues(host, 'wtinylfu', 3, slots); // the queue of a slot lives in `meta`
     this.window = this.q.lanes[WINDOW]!;
     this.probation = this.q.lanes[PROBATION]!;
     this.protect = this.q.lanes[PROTECTED]!;
