@@ -44,6 +44,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sourceState } from '../scripts/source-state.mjs';
+import { loopAside } from './loops.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -95,16 +96,8 @@ async function child({ keysFile, contender, cap, passes, minPass }) {
     create = () => new Cache({ maxEntries: cap, policy: contender, seed: 1 });
   }
 
-  // Cache-aside: get; on a miss, set. One process runs one contender, so this is monomorphic.
-  function replay(c, ks, len) {
-    let hits = 0;
-    for (let i = 0; i < len; i++) {
-      const k = ks[i];
-      if (c.get(k) === undefined) c.set(k, i);
-      else hits++;
-    }
-    return hits;
-  }
+  // Cache-aside (bench/loops.mjs): get; on a miss, set. One process runs one contender, so it is monomorphic.
+  const replay = loopAside;
 
   const perPass = Math.max(1, Math.ceil(minPass / n));
   // Warm-up: one untimed pass like the timed ones, so the JIT has tiered up on this very trace

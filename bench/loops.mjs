@@ -1,6 +1,6 @@
 // The timed request loops every throughput benchmark runs (bench/case.mjs, bench/long-keys.mjs,
-// bench/cpu-ab.mjs), in one place so that they measure the same thing. Each benchmark process
-// runs one contender, so every call site here stays monomorphic.
+// bench/cpu-ab.mjs, bench/app-cost.mjs), in one place so that they measure the same thing.
+// Each benchmark process runs one contender, so every call site here stays monomorphic.
 
 /** get(k) only; returns the hits. */
 export function loopGet(c, keys, n) {
